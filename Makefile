@@ -1,0 +1,31 @@
+# The two set-up commands of the README: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test test-fast dist clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+$(STAMP): $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install -e '.[test,dist]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/imagepipe serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Local loop: skips the slow build-the-executable test.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest --skip-slow $(PYTEST_ARGS)
+
+dist: $(STAMP)
+	$(BIN)/pyinstaller --noconfirm --clean build.spec
+
+clean:
+	rm -rf build dist

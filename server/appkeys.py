@@ -1,0 +1,27 @@
+"""Typed application state keys (aiohttp ``web.AppKey``): one place to see what the app holds."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+from aiohttp import web
+
+from .config import Settings
+from .readiness import Readiness
+
+if TYPE_CHECKING:
+    from .db.embedded import EmbeddedPostgres
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", asyncpg.Pool)
+EMBEDDED_PG = web.AppKey("embedded_pg", object)  # EmbeddedPostgres | None
+READINESS = web.AppKey("readiness", Readiness)
+JWT_KEY = web.AppKey("jwt_key", str)
+MAILER = web.AppKey("mailer", Any)  # server.mail.Mailer
+STORE = web.AppKey("store", Any)  # server.storage.ObjectStore
+PIPELINE = web.AppKey("pipeline", Any)  # actors.pipeline handle
+METRICS = web.AppKey("metrics", Any)  # server.metrics.Metrics
+
+__all__ = ["SETTINGS", "DB", "EMBEDDED_PG", "READINESS", "JWT_KEY", "MAILER", "STORE", "PIPELINE", "METRICS"]
+_ = TYPE_CHECKING and EmbeddedPostgres  # for type checkers only

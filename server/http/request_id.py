@@ -1,0 +1,26 @@
+"""``X-Request-Id``: echo a sane one from the client, otherwise make one; logged with errors."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+REQUEST_ID = web.RequestKey("request_id", str)
+_SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if _SANE.match(given) else uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers["X-Request-Id"] = request_id
+        raise
+    response.headers["X-Request-Id"] = request_id
+    return response

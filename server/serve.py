@@ -1,0 +1,30 @@
+"""``imagepipe serve``: run the app until SIGTERM/SIGINT, then drain and exit 0."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from .app import create_app
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def serve(settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings)
+    log.info("imagepipe listening on http://%s:%s (data dir %s)", settings.host, settings.port, settings.data_dir)
+    # run_app turns SIGTERM/SIGINT into a graceful exit: on_shutdown (readiness false), then the
+    # cleanup contexts in reverse (pipeline drain, storage, pool, embedded PostgreSQL).
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=min(settings.drain_timeout_s, 10.0),
+        handle_signals=True,
+    )
+    return 0

@@ -1,0 +1,125 @@
+"""Test session fixtures: one real embedded PostgreSQL for the whole session, a fresh database per
+test cloned from a migrated template (fast), and an aiohttp test client on the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from server.config import Settings, load_settings
+from server.db import migrate
+from server.db.embedded import EmbeddedPostgres, start_embedded
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+TEMPLATE_DB = "imagepipe_template"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--skip-slow", action="store_true", help="skip tests marked slow (the executable build)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--skip-slow"):
+        return
+    skip = pytest.mark.skip(reason="--skip-slow given")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def with_database(dsn: str, database: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[EmbeddedPostgres]:
+    """The session's PostgreSQL, from the same embedded package the service uses."""
+    root = Path(tempfile.mkdtemp(prefix="imagepipe-pg-"))
+    server = start_embedded(root / "pg")
+    try:
+        asyncio.run(_create_template(server.uri))
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def _create_template(admin_dsn: str) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
+        await conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(with_database(admin_dsn, TEMPLATE_DB))
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def db_dsn(pg_server: EmbeddedPostgres) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_server.uri)
+    try:
+        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+    finally:
+        await admin.close()
+    yield with_database(pg_server.uri, name)
+    admin = await asyncpg.connect(pg_server.uri)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def db_pool(db_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    from server.db import create_pool
+
+    pool = await create_pool(db_dsn, min_size=1, max_size=5)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(data_dir: Path, db_dsn: str) -> Settings:
+    """Settings for an in-process app: low bcrypt cost (speed), generous rate limits."""
+    return load_settings(
+        cli={"data_dir": str(data_dir), "database_url": db_dsn, "bcrypt_rounds": 4, "workers": 1},
+        environ={},
+    )
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings: Settings, db_pool: asyncpg.Pool):
+    """The real app on a fresh database, pipeline off (API-level tests)."""
+    from server.app import create_app
+
+    app = create_app(settings, pool=db_pool, pipeline=False)
+    return await aiohttp_client(app)
+
+
+def corpus_file(name: str) -> Path:
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    return path
