@@ -123,3 +123,9 @@ def corpus_file(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared corpus not found at {CORPUS}")
     return path
+
+
+# Let tests import small helpers (serverproc) that live beside them.
+import sys as _sys  # noqa: E402
+
+_sys.path.insert(0, str(Path(__file__).parent))

