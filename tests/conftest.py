@@ -22,6 +22,24 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 TEMPLATE_DB = "imagepipe_template"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The embedded PostgreSQL runs as the `pgserver` user when we are root, so it must be able to
+    # traverse to its data dir. pytest re-tightens /tmp/pytest-of-<user> to 0700 whenever any
+    # session starts; a base temp dir of our own per session cannot be changed under us.
+    if not config.option.basetemp:
+        config.option.basetemp = tempfile.mkdtemp(prefix="imagepipe-pytest-")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_BASETEMP, None)
+    if own:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+_OWN_BASETEMP = pytest.StashKey[str]()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--skip-slow", action="store_true", help="skip tests marked slow (the executable build)")
 
