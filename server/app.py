@@ -19,6 +19,9 @@ from .config import Settings
 from .db import create_pool, migrate, start_embedded
 from .http import error_middleware, request_id_middleware
 from .http import health
+from . import auth, mail
+from . import posts
+from .storage import media_routes, store_ctx
 from .readiness import Readiness
 from .secrets_store import load_or_create_jwt_key
 
@@ -82,9 +85,16 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
 
     app.cleanup_ctx.append(_database_ctx(pool))
     # -- feature contexts (mail, storage, pipeline) are appended here, in start order --
+    app.cleanup_ctx.append(mail.mail_ctx)
+    app.cleanup_ctx.append(auth.auth_ctx)
+    app.cleanup_ctx.append(store_ctx)  # after the database, before the pipeline
     app.cleanup_ctx.append(_readiness_ctx)
     app.on_shutdown.append(_on_shutdown)
 
     health.add_routes(app)
     # -- feature routes are added here --
+    if settings.storage == "local":  # with S3, clients talk to the bucket/CDN directly
+        media_routes.add_routes(app)
+    auth.add_routes(app)
+    posts.add_routes(app)
     return app

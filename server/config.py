@@ -53,6 +53,9 @@ class Settings:
     s3_endpoint_url: str = ""
     s3_region: str = "us-east-1"
     s3_prefix: str = ""
+    s3_max_attempts: int = 3  # botocore standard retries, first try included
+    s3_connect_timeout_s: float = 3.0
+    s3_read_timeout_s: float = 30.0
 
     # Auth
     jwt_secret: str = _secret("")  # empty: generated into <data_dir>/jwt.key on first run
@@ -65,6 +68,7 @@ class Settings:
     bcrypt_rounds: int = 12
     rate_limit_ip_per_min: int = 20
     rate_limit_account_per_min: int = 10
+    trust_x_forwarded_for: bool = False  # only behind a proxy that sets it; else clients could spoof their IP
 
     # Mail
     mail_mode: str = "file"  # file | smtp
@@ -143,7 +147,7 @@ _POSITIVE = {
     "max_upload_bytes", "upload_session_ttl_s", "workers", "worker_recycle_after", "vips_concurrency",
     "job_timeout_s", "job_max_attempts", "job_lease_s", "poll_interval_s", "backlog_high_water",
     "max_image_pixels", "max_animation_frames", "min_image_side", "rate_limit_ip_per_min",
-    "rate_limit_account_per_min",
+    "rate_limit_account_per_min", "s3_max_attempts", "s3_connect_timeout_s", "s3_read_timeout_s",
 }
 
 

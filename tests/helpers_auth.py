@@ -5,7 +5,12 @@ For tests of other areas (posts, media) that need a logged-in caller without goi
 
 from __future__ import annotations
 
+import re
 import uuid
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
 
 import asyncpg
 
@@ -39,3 +44,37 @@ async def create_verified_user(
         )
     token, _ = issue_access_token(settings, jwt_key, user_id)
     return user_id, token
+
+
+# -- going through the real API and the file outbox --------------------------------------------
+
+_LINK_TOKEN = re.compile(r"[?&]token=([A-Za-z0-9_\-]+)")
+
+
+def outbox_mails(data_dir: Path) -> list[EmailMessage]:
+    """Every mail in ``<data_dir>/outbox``, oldest first (file names start with a timestamp)."""
+    outbox = Path(data_dir) / "outbox"
+    files = sorted(outbox.glob("*.eml")) if outbox.exists() else []
+    return [BytesParser(policy=policy.default).parsebytes(f.read_bytes()) for f in files]
+
+
+def verification_token(data_dir: Path, to: str) -> str:
+    """The token from the newest verification mail sent to ``to``."""
+    for mail in reversed(outbox_mails(data_dir)):
+        if mail["To"] == to:
+            match = _LINK_TOKEN.search(mail.get_content())
+            if match:
+                return match.group(1)
+    raise AssertionError(f"no verification mail for {to} in {data_dir}/outbox")
+
+
+async def register_and_login(client, data_dir: Path, username: str = "alice", password: str = KNOWN_PASSWORD) -> dict:
+    """Register, verify through the mailed token, log in: the login response body."""
+    email = f"{username}@example.org"
+    resp = await client.post("/api/v1/auth/register", json={"email": email, "username": username, "password": password})
+    assert resp.status == 201, await resp.text()
+    resp = await client.post("/api/v1/auth/verify-email", json={"token": verification_token(data_dir, email)})
+    assert resp.status == 200, await resp.text()
+    resp = await client.post("/api/v1/auth/login", json={"login": username, "password": password})
+    assert resp.status == 200, await resp.text()
+    return await resp.json()

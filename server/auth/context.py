@@ -15,7 +15,7 @@ from ..db import q
 from ..http import ApiError
 from .tokens import AccessClaims, decode_access_token
 
-_CLAIMS = "imagepipe.auth.claims"
+_CLAIMS = web.RequestKey("auth_claims", AccessClaims)
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 

@@ -89,3 +89,15 @@ DELETE FROM rate_limit_counters WHERE window_start < to_timestamp($1);
 
 -- name: prune_revoked_access_tokens
 DELETE FROM revoked_access_tokens WHERE expires_at < now();
+
+-- name: find_taken
+-- Which of email / username is already in use (a courtesy pre-check; the unique indexes decide).
+SELECT bool_or(lower(email) = lower($1)) AS email_taken, bool_or(lower(username) = lower($2)) AS username_taken
+FROM users
+WHERE lower(email) = lower($1) OR lower(username) = lower($2);
+
+-- name: find_unverified_by_email
+SELECT id, email, username FROM users WHERE lower(email) = lower($1) AND email_verified_at IS NULL;
+
+-- name: get_user
+SELECT id, email, username, email_verified_at, created_at FROM users WHERE id = $1;
