@@ -1,0 +1,65 @@
+"""Background sweeps: expire abandoned uploads and remove the objects of deleted posts.
+
+Plain async functions, safe to run from several instances at once (rows are claimed with
+``FOR UPDATE SKIP LOCKED``): the pipeline's reaper calls them periodically, DELETE calls the purge
+for one post right away, and tests call them directly. Objects are removed *inside* the claiming
+transaction: if the store fails, the rows roll back and the next sweep tries again, so nothing is
+marked done while its objects remain.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import asyncpg
+
+from ..db import q
+from ..storage import ObjectStore
+from ..storage.keys import post_variant_prefix
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 100
+EXPIRED_MESSAGE = "the upload was not completed before its session expired"
+
+
+async def expire_upload_sessions(pool: asyncpg.Pool, store: ObjectStore, *, batch: int = SWEEP_BATCH) -> int:
+    """Fail posts whose upload session ran out (error ``upload_expired``) and delete any bytes that
+    arrived too late to be completed. Returns the number of sessions expired."""
+    total = 0
+    while True:
+        async with pool.acquire() as conn:
+            async with conn.transaction():
+                rows = await conn.fetch(q("lock_expired_uploads"), batch)
+                for row in rows:
+                    await store.delete(row["object_key"])
+                    await conn.execute(q("expire_upload"), row["id"], row["post_id"], EXPIRED_MESSAGE)
+        total += len(rows)
+        if len(rows) < batch:
+            break
+    if total:
+        log.info("expired %d upload sessions", total)
+    return total
+
+
+async def purge_deleted_posts(
+    pool: asyncpg.Pool, store: ObjectStore, *, post_id: uuid.UUID | None = None, batch: int = SWEEP_BATCH
+) -> int:
+    """Delete the source and every variant of soft-deleted posts (or only ``post_id``). A post whose
+    job is still running is left for a later sweep: its publisher may be writing variants now."""
+    total = 0
+    while True:
+        async with pool.acquire() as conn:
+            async with conn.transaction():
+                rows = await conn.fetch(q("lock_posts_to_purge"), batch, post_id)
+                for row in rows:
+                    await store.delete(row["source_key"])
+                    await store.delete_prefix(post_variant_prefix(row["id"]))
+                    await conn.execute(q("mark_post_purged"), row["id"])
+        total += len(rows)
+        if len(rows) < batch:
+            break
+    if total:
+        log.info("purged the objects of %d deleted posts", total)
+    return total
