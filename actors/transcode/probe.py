@@ -1,0 +1,78 @@
+"""Cheap checks before any pixel is decoded: magic bytes, then the header libvips reads lazily.
+
+A 30000x30000 PNG bomb is a few hundred KB; only its header is read here, so it is refused
+without allocating its pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyvips
+
+from .errors import TranscodeError
+from .options import TranscodeOptions
+
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+
+# libvips loader names that may ever read untrusted bytes here (both *_buffer and *_source forms).
+ALLOWED_LOADERS = ("jpegload", "pngload", "webpload", "heifload", "gifload")
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the header says about the source, before decoding."""
+
+    format: str
+    width: int  # stored (not yet oriented) size
+    height: int
+    pages: int
+    image: pyvips.Image  # lazy: nothing decoded yet
+
+
+def sniff(source: bytes) -> str:
+    """Name the container from its magic bytes; anything else is refused before libvips sees it."""
+    head = source[:32]
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "heif"
+    if head[4:8] == b"ftyp":
+        # Major brand may be generic while a compatible brand says HEIF; read the ftyp box.
+        size = int.from_bytes(head[:4], "big")
+        box = source[8 : min(size, 64)]
+        if any(box[i : i + 4] in _HEIF_BRANDS for i in range(0, len(box) - 3, 4)):
+            return "heif"
+    raise TranscodeError("unsupported_format", "not a JPEG, PNG, GIF, WebP, HEIF or AVIF file")
+
+
+def read_header(source: bytes, options: TranscodeOptions) -> Header:
+    """Open lazily and enforce the size rules from the header alone."""
+    fmt = sniff(source)
+    try:
+        image = pyvips.Image.new_from_buffer(source, "", fail_on="error")
+        loader = image.get("vips-loader")
+        pages = image.get("n-pages") if image.get_typeof("n-pages") else 1
+    except pyvips.Error as exc:
+        raise TranscodeError("image_corrupt", f"unreadable {fmt} header") from exc
+    if not loader.startswith(ALLOWED_LOADERS):
+        raise TranscodeError("unsupported_format", f"{fmt} file opened by unexpected loader {loader}")
+    width, height = image.width, image.height
+    if pages > options.max_frames:
+        raise TranscodeError("image_too_large", f"{pages} frames exceeds the limit of {options.max_frames}")
+    if width * height * max(pages, 1) > options.max_pixels:
+        raise TranscodeError(
+            "image_too_large",
+            f"{width}x{height}x{pages} pixels exceeds the limit of {options.max_pixels}",
+        )
+    if max(width, height) < options.min_side:
+        raise TranscodeError(
+            "image_too_small", f"longer side {max(width, height)} px is below {options.min_side} px"
+        )
+    return Header(fmt, width, height, max(pages, 1), image)

@@ -1,0 +1,83 @@
+"""The production transcode: header checks, one decode, every variant derived from it, budgets."""
+
+from __future__ import annotations
+
+import pyvips
+
+from . import metadata
+from .decode import decode, resize_to_fit
+from .encode import encode_within
+from .errors import TranscodeError
+from .heif_hevc import decode_hevc, is_hevc
+from .options import Rendition, TranscodeOptions, TranscodeResult
+from .placeholder import dominant_color, placeholder, tiny_rgb
+from .probe import read_header
+
+_SWAPPING_ORIENTATIONS = (5, 6, 7, 8)
+
+
+def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> TranscodeResult:
+    """Source bytes -> renditions of every variant in every requested format, metadata stripped.
+
+    Raises TranscodeError (final) for too small, too large, corrupt or unsupported files.
+    """
+    header = read_header(source, options)
+    width, height = header.width, header.height
+    if _orientation(header.image) in _SWAPPING_ORIENTATIONS:
+        width, height = height, width
+    meta = _metadata(header.image, width, height, options.store_gps)
+    variants = sorted(options.variants, key=lambda v: v.max_side, reverse=True)
+    try:
+        if header.format == "heif" and is_hevc(header.image):
+            image = decode_hevc(source, variants[0].max_side)
+        else:
+            image = decode(source, variants[0].max_side, _blob(header.image, "icc-profile-data"))
+        if len(variants) > 1:
+            # Every variant is derived from this one decode; keep it in memory, not re-run.
+            image = image.copy_memory()
+        renditions: list[Rendition] = []
+        for spec in variants:
+            image = resize_to_fit(image, spec.max_side)
+            if spec is not variants[-1]:
+                image = image.copy_memory()  # the next, smaller variant is cut from this one
+            for fmt in options.formats:
+                renditions.append(
+                    encode_within(image, spec.name, fmt, spec.quality, spec.max_bytes, options.quality_floor)
+                )
+        tiny = tiny_rgb(image)
+    except pyvips.Error as exc:
+        raise TranscodeError("image_corrupt", f"cannot decode {header.format} data: {_first_line(exc)}") from exc
+    order = {spec.name: i for i, spec in enumerate(options.variants)}
+    renditions.sort(key=lambda r: (order[r.variant], options.formats.index(r.format)))
+    return TranscodeResult(
+        width=width,
+        height=height,
+        renditions=tuple(renditions),
+        metadata=meta,
+        placeholder=placeholder(tiny),
+        dominant_color=dominant_color(tiny),
+    )
+
+
+def _orientation(image: pyvips.Image) -> int:
+    try:
+        value = int(image.get("orientation")) if image.get_typeof("orientation") else 1
+    except (pyvips.Error, ValueError):
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _metadata(image: pyvips.Image, width: int, height: int, store_gps: bool) -> dict:
+    return metadata.extract(_blob(image, "exif-data"), width, height, store_gps)
+
+
+def _blob(image: pyvips.Image, name: str) -> bytes | None:
+    try:
+        return image.get(name) if image.get_typeof(name) else None
+    except pyvips.Error:
+        return None
+
+
+def _first_line(exc: pyvips.Error) -> str:
+    detail = (exc.detail or exc.message or "").strip().splitlines()
+    return detail[0][:200] if detail else "libvips error"

@@ -1,0 +1,46 @@
+"""Process-pool initializer: make a worker process safe for hostile uploads.
+
+- libvips' operation cache off: every upload is different, and the cache would keep decoded
+  pixels of earlier (possibly huge) files alive.
+- only the five loaders we accept may run, and never libvips' "untrusted" ones (matload, magick...).
+  Magic-byte sniffing in probe.py refuses others first; this is the second wall.
+- an address-space cap, so a decoder fooled into a giant allocation fails with an error instead of
+  pushing the machine into swap or the OOM killer.
+"""
+
+from __future__ import annotations
+
+import resource
+
+import pillow_heif
+import pyvips
+
+ALLOWED_LOADER_CLASSES = (
+    "VipsForeignLoadJpeg",
+    "VipsForeignLoadPng",
+    "VipsForeignLoadWebp",
+    "VipsForeignLoadHeif",
+    "VipsForeignLoadNsgif",
+)
+# 100 MP (the default max_pixels) needs ~300 MB decoded plus a 4000 px working copy; libvips'
+# threads and glibc arenas reserve address space beyond that. 3 GiB leaves room without letting a
+# worker take the host down.
+DEFAULT_MEMORY_LIMIT = 3 * 1024**3
+
+
+def worker_init(vips_concurrency: int = 1, memory_limit: int | None = DEFAULT_MEMORY_LIMIT) -> None:
+    """Run once in each pool worker before any transcode."""
+    pyvips.cache_set_max(0)
+    pyvips.cache_set_max_mem(0)
+    pyvips.cache_set_max_files(0)
+    pyvips.concurrency_set(max(1, vips_concurrency))
+    pyvips.block_untrusted_set(True)
+    pyvips.operation_block_set("VipsForeignLoad", True)
+    for name in ALLOWED_LOADER_CLASSES:
+        pyvips.operation_block_set(name, False)
+    # One decode thread per worker: the pool already runs one worker per core.
+    pillow_heif.options.DECODE_THREADS = max(1, vips_concurrency)
+    if memory_limit:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
