@@ -18,6 +18,8 @@ from server.config import Settings, load_settings
 from server.db import migrate
 from server.db.embedded import EmbeddedPostgres, start_embedded
 
+pytest_plugins = ["s3server"]  # moto S3 server fixtures: s3_server, s3_bucket
+
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 TEMPLATE_DB = "imagepipe_template"
 

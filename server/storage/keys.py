@@ -1,0 +1,47 @@
+"""Object keys: the one layout every backend shares, and the check that keeps keys inside it.
+
+Keys are only ever built from ids, so a key outside the alphabet is a bug, not user input; the check
+still matters because the local store maps keys to file paths (no ``..``, no absolute paths, no
+hidden names, which are reserved for the store's own temp and metadata files).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from .base import InvalidKey
+
+_SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"  # no leading dot: no ".", "..", or hidden names
+_KEY_RE = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
+MAX_KEY_LENGTH = 1024
+
+SOURCE_PREFIX = "uploads/"
+VARIANT_PREFIX = "posts/"
+
+
+def validate_key(key: str) -> str:
+    """``key`` unchanged if it is a well-formed object key, else InvalidKey."""
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH or not _KEY_RE.fullmatch(key):
+        raise InvalidKey(f"invalid object key {key!r}")
+    return key
+
+
+def validate_prefix(prefix: str) -> str:
+    """A non-empty key prefix (an empty one would mean "everything", never what a caller wants)."""
+    if not isinstance(prefix, str) or not prefix.rstrip("/"):
+        raise InvalidKey(f"invalid key prefix {prefix!r}")
+    validate_key(prefix.rstrip("/"))
+    return prefix
+
+
+def source_key(user_id: uuid.UUID, post_id: uuid.UUID) -> str:
+    return f"{SOURCE_PREFIX}{user_id}/{post_id}/source"
+
+
+def variant_key(post_id: uuid.UUID, variant: str, ext: str) -> str:
+    return validate_key(f"{VARIANT_PREFIX}{post_id}/{variant}.{ext}")
+
+
+def post_variant_prefix(post_id: uuid.UUID) -> str:
+    return f"{VARIANT_PREFIX}{post_id}/"
