@@ -1,0 +1,197 @@
+"""``imagepipe bench codec|pipeline|tune``: argument parsing and running one mode end to end."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import psutil
+
+from .accounts import BenchError
+from .codec import BACKENDS, run_codec, transcode_options
+from .pipeline import run_pipeline
+from .progress import say
+from .report import document, render, write_json
+from .samples import resolve_images
+from .stats import CodecFigures, PipelineFigures, recommend, target_checks
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def cores() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError("worker counts must be 1 or more")
+    return values
+
+
+def _backends(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"backends are {', '.join(BACKENDS)}; got {text!r}")
+    return list(dict.fromkeys(names))
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imagepipe bench", description=(
+        "Measure transcoding and pipeline throughput on this machine and recommend settings. "
+        "It measures; it never fails a run for being slow."))
+    sub = parser.add_subparsers(dest="mode", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--images", help="folder of images (default: ../shared/corpus if present, else built-in samples)")
+        p.add_argument("--json", dest="json_path", metavar="FILE", help="also write the figures as JSON")
+        p.add_argument("--repeat", type=_positive, default=2, help="passes over the images per codec run (default 2)")
+        p.add_argument("--vips-concurrency", type=_positive, default=1, help="libvips threads per worker (default 1)")
+        p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+        p.add_argument("--data-dir", help="parent of the bench server's temporary data dir; with --url, the target's data dir")
+        p.add_argument("--config", help="TOML config: transcode options, and the bench server's settings")
+
+    def pipeline_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--clients", type=_positive, help="concurrent clients (default 4 x workers: keeps the pool saturated)")
+        p.add_argument("--uploads", type=_positive, default=4, help="uploads per client (default 4)")
+        p.add_argument("--url", help="drive this running server instead of starting one")
+        p.add_argument("--token", help="with --url: a verified user's access token, when its outbox is not readable here")
+
+    codec = sub.add_parser("codec", help="transcode throughput per worker count and backend")
+    common(codec)
+    codec.add_argument("--workers", type=_int_list, default=None, help="worker counts, e.g. 1,2,4 (default 1 and all cores)")
+    codec.add_argument("--backend", type=_backends, default=["vips"], help=f"comma-separated: {', '.join(BACKENDS)} (default vips)")
+
+    pipe = sub.add_parser("pipeline", help="end-to-end uploads through the real HTTP API")
+    common(pipe)
+    pipe.add_argument("--workers", type=_positive, default=None, help="pool workers of the server (default all cores)")
+    pipeline_args(pipe)
+    pipe.add_argument("--no-codec", action="store_true", help="skip the codec run used for the pipeline/codec ratio")
+
+    tune = sub.add_parser("tune", help="codec at 1..cores workers, pipeline at the best few: recommended settings")
+    common(tune)
+    tune.add_argument("--max-workers", type=_positive, default=None, help="highest worker count to try (default all cores)")
+    tune.add_argument("--top", type=_positive, default=2, help="pipeline runs at this many best worker counts (default 2)")
+    tune.add_argument("--no-pipeline", action="store_true", help="codec only (no server is started)")
+    pipeline_args(tune)
+    return parser
+
+
+@dataclass
+class Context:
+    """What every mode needs: the images, the server settings they imply, the machine."""
+
+    args: argparse.Namespace
+    images: list[Path]
+    source: str
+    settings: object | None
+
+    @property
+    def progress(self) -> bool:
+        return not self.args.quiet
+
+    @property
+    def options(self):
+        return transcode_options(self.settings)
+
+    def codec(self, backend: str, workers: int) -> CodecFigures:
+        return run_codec(self.images, backend, workers, self.args.repeat, self.args.vips_concurrency,
+                         self.options, self.progress)
+
+    def pipeline(self, workers: int, good: Sequence[Path]) -> PipelineFigures:
+        a = self.args
+        return run_pipeline(good, workers, a.clients or 4 * workers, a.uploads, a.url, a.token, a.data_dir,
+                            a.config, self.progress)
+
+
+def good_images(ctx: Context, runs: Sequence[CodecFigures]) -> list[Path]:
+    """The images our transcode accepts: a failing one would only measure error handling."""
+    failed = {name for c in runs if c.backend == "vips" for name, _ in c.failures}
+    good = [p for p in ctx.images if p.name not in failed]
+    if not good:
+        raise BenchError("no image in the set transcodes; nothing to upload")
+    return good
+
+
+def machine() -> dict:
+    info = {"cores": cores(), "memory_mb": round(psutil.virtual_memory().total / 2**20),
+            "python": platform.python_version(), "platform": platform.platform()}
+    try:
+        import pyvips
+
+        info["libvips"] = f"{pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}"
+    except Exception:  # the table is still worth printing without it
+        info["libvips"] = None
+    return info
+
+
+def _load_settings(config: str | None):
+    from server.config import load_settings
+
+    return load_settings(cli={"config": config} if config else {})
+
+
+def run_mode(ctx: Context) -> tuple[list[CodecFigures], list[PipelineFigures], bool]:
+    """The runs of one mode; the flag says whether to print the recommendation."""
+    a = ctx.args
+    if a.mode == "codec":
+        counts = a.workers or sorted({1, cores()})
+        return [ctx.codec(b, w) for b in a.backend for w in counts], [], False
+    if a.mode == "pipeline":
+        workers = a.workers or cores()
+        codec = [] if a.no_codec else [ctx.codec("vips", workers)]
+        good = good_images(ctx, codec) if codec else ctx.images
+        return codec, [ctx.pipeline(workers, good)], False
+    from .tune import tune
+
+    codec, pipelines = tune(ctx, a.max_workers or cores(), a.top, not a.no_pipeline)
+    return codec, pipelines, True
+
+
+def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(argv))
+    args.data_dir = args.data_dir or data_dir
+    args.config = args.config or config
+    try:
+        settings = _load_settings(args.config)
+    except Exception as exc:  # ConfigError lists every problem, one per line
+        print(f"imagepipe bench: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        images, source = resolve_images(args.images)
+        ctx = Context(args, images, source, settings)
+        say(f"bench {args.mode}: {len(images)} image(s) from {source}", ctx.progress)
+        codec, pipelines, show_rec = run_mode(ctx)
+    except BenchError as exc:
+        print(f"imagepipe bench: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("imagepipe bench: interrupted", file=sys.stderr)
+        return 130
+    host = machine()
+    best_pipeline = max(pipelines, key=lambda p: p.uploads_per_s, default=None)
+    checks = target_checks(codec, best_pipeline)
+    rec = recommend(codec, pipelines, host["cores"], host["memory_mb"],
+                    settings.poll_interval_s, settings.job_lease_s)
+    print(render(codec, best_pipeline, checks, rec if show_rec else None, source), end="")
+    if args.json_path:
+        write_json(args.json_path, document(codec, best_pipeline, checks, rec, host))
+    return 0

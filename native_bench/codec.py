@@ -1,0 +1,151 @@
+"""The codec benchmark: the real transcode function over the images in a process pool, the way the
+pipeline runs it (spawn context, ``worker_init`` as initializer), once per worker count.
+
+CPU time and peak memory are measured inside each worker and returned with each result: the parent
+cannot see a child's CPU time while it is alive, and ``ru_maxrss`` is per process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .progress import Progress
+from .stats import CodecFigures
+
+BACKENDS = ("vips", "naive", "pillow")
+
+
+def _backend_function(backend: str) -> Callable[..., Any]:
+    if backend == "vips":
+        from actors.transcode import transcode
+
+        return transcode
+    if backend == "naive":
+        from actors.transcode.naive import transcode_naive
+
+        return transcode_naive
+    if backend == "pillow":
+        from actors.transcode.pillow_backend import transcode_pillow
+
+        return transcode_pillow
+    raise ValueError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
+
+
+def _rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What one call reports back from its worker."""
+
+    pid: int
+    cpu_s: float
+    rss_mb: float
+    error: str | None
+
+
+def worker_start(vips_concurrency: int) -> None:
+    """Pool initializer: exactly what the pipeline's pool runs, so the figures transfer."""
+    from actors.transcode import worker_init
+
+    worker_init(vips_concurrency)
+
+
+def transcode_file(backend: str, path: str, options: Any = None) -> Sample:
+    """Runs in a worker. Reading the file is outside the timed span: the pipeline hands bytes in."""
+    from actors.transcode import TranscodeError
+
+    function = _backend_function(backend)
+    data = Path(path).read_bytes()
+    error = None
+    start = time.process_time()
+    try:
+        function(data) if options is None else function(data, options)
+    except TranscodeError as exc:
+        error = f"{getattr(exc, 'code', 'error')}: {getattr(exc, 'message', exc)}"
+    cpu = time.process_time() - start
+    return Sample(os.getpid(), cpu, _rss_mb(), error)
+
+
+def _pool(workers: int, vips_concurrency: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=worker_start,
+        initargs=(vips_concurrency,),
+    )
+
+
+def _warm(pool: ProcessPoolExecutor, workers: int, backend: str, paths: Sequence[Path], options: Any) -> list[Sample]:
+    """Start every worker and run each image once, untimed: imports, libvips start-up and the
+    first-call costs are not what an operator tunes for. Also tells which files fail."""
+    jobs = [str(p) for p in paths]
+    while len(jobs) < workers:  # at least one call per worker, so all of them are started
+        jobs.append(jobs[len(jobs) % len(paths)])
+    return [f.result() for f in [pool.submit(transcode_file, backend, j, options) for j in jobs]]
+
+
+def run_codec(
+    paths: Sequence[Path],
+    backend: str,
+    workers: int,
+    repeat: int = 2,
+    vips_concurrency: int = 1,
+    options: Any = None,
+    progress: bool = True,
+) -> CodecFigures:
+    """Time ``repeat`` passes over the images that transcode; report the ones that do not."""
+    _backend_function(backend)  # fail here, not in a worker, when the backend is missing
+    with _pool(workers, vips_concurrency) as pool:
+        warm = _warm(pool, workers, backend, paths, options)
+        failures = tuple(sorted({(p.name, s.error) for p, s in zip(paths, warm) if s.error}))
+        failed = {name for name, _ in failures}
+        good = [str(p) for p in paths if p.name not in failed]
+        jobs = [p for _ in range(repeat) for p in good]
+        samples: list[Sample] = []
+        bar = Progress(f"codec {backend} x{workers}", len(jobs), enabled=progress)
+        start = time.perf_counter()
+        futures = [pool.submit(transcode_file, backend, j, options) for j in jobs]
+        for future in as_completed(futures):
+            samples.append(future.result())
+            bar.advance()
+        wall = time.perf_counter() - start
+        bar.close(f"{len(jobs) / wall:.2f} images/s" if wall > 0 and jobs else "")
+    peak = {}
+    for s in [*warm, *samples]:
+        peak[s.pid] = max(peak.get(s.pid, 0.0), s.rss_mb)
+    return CodecFigures(
+        backend=backend,
+        workers=workers,
+        images=sum(1 for s in samples if s.error is None),
+        wall_s=wall,
+        cpu_s=sum(s.cpu_s for s in samples if s.error is None),
+        peak_rss_mb=max(peak.values(), default=0.0),
+        vips_concurrency=vips_concurrency,
+        failures=failures,
+    )
+
+
+def transcode_options(settings: Any) -> Any:
+    """The options the server would use with these settings (formats, limits)."""
+    from actors.transcode import TranscodeOptions
+
+    if settings is None:
+        return None
+    return TranscodeOptions(
+        formats=tuple(settings.output_formats),
+        max_pixels=settings.max_image_pixels,
+        max_frames=settings.max_animation_frames,
+        min_side=settings.min_image_side,
+        store_gps=settings.store_gps,
+    )

@@ -1,0 +1,108 @@
+"""What the operator reads: plain-text tables on stdout, and the same figures as JSON for tooling."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Sequence
+
+from .stats import Check, CodecFigures, PipelineFigures, Recommendation
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Columns sized to their widest cell; numbers right-aligned, text left-aligned."""
+    cells = [[_fmt(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    numeric = [bool(rows) and all(isinstance(r[i], (int, float)) for r in rows) for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+
+
+def codec_table(codec: Sequence[CodecFigures]) -> str:
+    rows = [(c.backend, c.workers, c.images, c.images_per_s, c.cpu_ms_per_image, c.peak_rss_mb) for c in codec]
+    text = "Codec (transcode in a process pool)\n" + table(
+        ("backend", "workers", "images", "images/s", "CPU ms/image", "peak RSS MB/worker"), rows)
+    failures = sorted({(f, e) for c in codec for f, e in c.failures})
+    if failures:
+        text += "\nskipped (transcode error): " + "; ".join(f"{f} ({e})" for f, e in failures)
+    return text
+
+
+def pipeline_table(pipeline: PipelineFigures) -> str:
+    d = pipeline.to_dict()
+    rows = [
+        ("workers / clients", f"{pipeline.workers} / {pipeline.clients}"),
+        ("published / failed", f"{pipeline.published} / {pipeline.failed}"),
+        ("uploads/s", _fmt(pipeline.uploads_per_s)),
+        ("end-to-end ms p50 / p95 / p99", " / ".join(_fmt(d["e2e_ms"][k]) for k in ("p50", "p95", "p99"))),
+        (f"API ms p50 / p99 ({pipeline.api_endpoint})", " / ".join(_fmt(d["api_ms"][k]) for k in ("p50", "p99"))),
+        ("API samples" + ("" if pipeline.saturated else " (pool not saturated)"), str(len(pipeline.api_s))),
+        (f"peak queue (from {pipeline.queue_source})", str(pipeline.peak_queue)),
+    ]
+    return "Pipeline (real HTTP API, complete -> published)\n" + table(("measure", "value"), rows)
+
+
+def checks_table(checks: Sequence[Check]) -> str:
+    def verdict(check: Check) -> str:
+        return {True: "ok", False: "MISSED", None: "n/a"}[check.ok]
+
+    rows = [(c.name, "-" if c.value is None else round(c.value, 3), c.to_dict()["target"], verdict(c), c.detail)
+            for c in checks]
+    return "Targets\n" + table(("target", "measured", "wanted", "verdict", "from"), rows)
+
+
+def recommendation_text(rec: Recommendation) -> str:
+    lines = ["Recommended settings (paste into your config file):", *rec.config_lines(), ""]
+    lines += [f"# {reason}" for reason in rec.reasons]
+    return "\n".join(lines)
+
+
+def render(codec: Sequence[CodecFigures], pipeline: PipelineFigures | None, checks: Sequence[Check],
+           rec: Recommendation | None, source: str) -> str:
+    parts = [f"Images: {source}"]
+    if codec:
+        parts.append(codec_table(codec))
+    if pipeline is not None:
+        parts.append(pipeline_table(pipeline))
+    if checks:
+        parts.append(checks_table(checks))
+    if rec is not None:
+        parts.append(recommendation_text(rec))
+    return "\n\n".join(parts) + "\n"
+
+
+def document(codec: Sequence[CodecFigures], pipeline: PipelineFigures | None, checks: Sequence[Check],
+             rec: Recommendation | None, machine: dict) -> dict:
+    """The JSON shape promised in the issue (extra keys only where it allows them)."""
+    return {
+        "codec": [c.to_dict() for c in codec],
+        "pipeline": pipeline.to_dict() if pipeline is not None else None,
+        "recommendation": rec.to_dict() if rec is not None else None,
+        "targets": {c.name: c.to_dict() for c in checks},
+        "machine": machine,
+    }
+
+
+def _json_safe(value: object) -> object:
+    """NaN is not JSON: an unmeasured figure is null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_json(path: str, doc: dict) -> None:
+    Path(path).write_text(json.dumps(_json_safe(doc), indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,279 @@
+"""Pure arithmetic of the benchmark: percentiles, the measured figures, the targets and the
+recommended configuration. No I/O here, so every rule is unit-tested on made-up numbers."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+# The issue's targets, in one place so the report and the tests agree on them.
+CPU_VS_NAIVE_MAX = 0.7  # our CPU per image at most 0.7x the one-thumbnail-per-variant version
+SPEED_VS_PILLOW_MIN = 2.0  # at least twice the images/s of the Pillow baseline
+PIPELINE_VS_CODEC_MIN = 0.85  # the HTTP pipeline keeps the pool at least 85% as busy as a bare loop
+API_P99_MAX_MS = 50.0  # the API stays responsive while the pool is saturated
+
+# Recommendation knobs (why each value is what it is is said where it is used).
+NEAR_BEST = 0.95
+MEMORY_SHARE = 0.7
+BACKLOG_SECONDS = 120.0
+BACKLOG_MIN = 20
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default), q in 0..100; NaN for no values."""
+    if not values:
+        return math.nan
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile {q} is outside 0..100")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def per_second(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else 0.0
+
+
+def ms_summary(seconds: Iterable[float], quantiles: Sequence[int]) -> dict[str, float]:
+    """``{"p50": ms, ...}`` from durations in seconds, rounded for reading."""
+    values = [s * 1000 for s in seconds]
+    return {f"p{q}": _round(percentile(values, q)) for q in quantiles}
+
+
+def _round(value: float, digits: int = 2) -> float:
+    return value if math.isnan(value) else round(value, digits)
+
+
+@dataclass(frozen=True)
+class CodecFigures:
+    """One codec run: one backend over the image set at one worker count."""
+
+    backend: str
+    workers: int
+    images: int  # successful transcodes timed
+    wall_s: float
+    cpu_s: float  # summed over the calls, measured inside the workers
+    peak_rss_mb: float  # the largest worker's peak resident set
+    vips_concurrency: int = 1
+    failures: tuple[tuple[str, str], ...] = ()  # (file, "code: message")
+
+    @property
+    def images_per_s(self) -> float:
+        return per_second(self.images, self.wall_s)
+
+    @property
+    def cpu_ms_per_image(self) -> float:
+        return self.cpu_s * 1000 / self.images if self.images else math.nan
+
+    def to_dict(self) -> dict:
+        return {
+            "backend": self.backend,
+            "workers": self.workers,
+            "images_per_s": _round(self.images_per_s, 3),
+            "cpu_ms_per_image": _round(self.cpu_ms_per_image, 1),
+            "peak_rss_mb": _round(self.peak_rss_mb, 1),
+            "images": self.images,
+            "wall_s": _round(self.wall_s, 3),
+            "vips_concurrency": self.vips_concurrency,
+            "failures": [{"file": f, "error": e} for f, e in self.failures],
+        }
+
+
+@dataclass(frozen=True)
+class PipelineFigures:
+    """One run through the real HTTP API: uploads in, published posts out."""
+
+    workers: int
+    clients: int
+    published: int
+    failed: int
+    wall_s: float  # first upload completed -> last post published
+    e2e_s: tuple[float, ...]  # per post: complete -> seen published
+    api_s: tuple[float, ...]  # cheap-endpoint latencies sampled while the pool was saturated
+    peak_queue: int
+    queue_source: str = "clients"  # "metrics" when the server's gauge was read
+    api_endpoint: str = "/healthz"
+    saturated: bool = True  # False: the samples had to be taken with the pool not full
+
+    @property
+    def uploads_per_s(self) -> float:
+        return per_second(self.published, self.wall_s)
+
+    def to_dict(self) -> dict:
+        return {
+            "workers": self.workers,
+            "clients": self.clients,
+            "uploads_per_s": _round(self.uploads_per_s, 3),
+            "e2e_ms": ms_summary(self.e2e_s, (50, 95, 99)),
+            "api_ms": ms_summary(self.api_s, (50, 99)),
+            "peak_queue": self.peak_queue,
+            "published": self.published,
+            "failed": self.failed,
+            "wall_s": _round(self.wall_s, 3),
+            "api_samples": len(self.api_s),
+            "api_endpoint": self.api_endpoint,
+            "queue_source": self.queue_source,
+            "saturated": self.saturated,
+        }
+
+
+@dataclass(frozen=True)
+class Check:
+    """One target: the measured ratio, the bound, and whether it holds (None: not measured)."""
+
+    name: str
+    value: float | None
+    bound: float
+    higher_is_better: bool
+    detail: str
+
+    @property
+    def ok(self) -> bool | None:
+        if self.value is None or math.isnan(self.value):
+            return None
+        return self.value >= self.bound if self.higher_is_better else self.value <= self.bound
+
+    def to_dict(self) -> dict:
+        return {
+            "value": None if self.value is None else _round(self.value, 3),
+            "target": ("≥ " if self.higher_is_better else "≤ ") + f"{self.bound:g}",
+            "ok": self.ok,
+            "detail": self.detail,
+        }
+
+
+def _by_backend(codec: Sequence[CodecFigures], backend: str) -> dict[int, CodecFigures]:
+    return {c.workers: c for c in codec if c.backend == backend and c.images}
+
+
+def _paired(codec: Sequence[CodecFigures], other: str) -> tuple[CodecFigures, CodecFigures] | None:
+    """Ours and the other backend at the same worker count (the fewest workers: least noise)."""
+    ours, theirs = _by_backend(codec, "vips"), _by_backend(codec, other)
+    common = sorted(set(ours) & set(theirs))
+    return (ours[common[0]], theirs[common[0]]) if common else None
+
+
+def target_checks(codec: Sequence[CodecFigures], pipeline: PipelineFigures | None) -> list[Check]:
+    """Every target that this run's figures can speak to."""
+    checks: list[Check] = []
+    pair = _paired(codec, "naive")
+    if pair:
+        ours, naive = pair
+        checks.append(Check(
+            "cpu_vs_naive", ours.cpu_ms_per_image / naive.cpu_ms_per_image, CPU_VS_NAIVE_MAX, False,
+            f"CPU/image {ours.cpu_ms_per_image:.0f} ms vs naive {naive.cpu_ms_per_image:.0f} ms "
+            f"at {ours.workers} worker(s)",
+        ))
+    pair = _paired(codec, "pillow")
+    if pair:
+        ours, pillow = pair
+        checks.append(Check(
+            "speed_vs_pillow", _ratio(ours.images_per_s, pillow.images_per_s), SPEED_VS_PILLOW_MIN, True,
+            f"{ours.images_per_s:.2f} vs pillow {pillow.images_per_s:.2f} images/s at {ours.workers} worker(s)",
+        ))
+    if pipeline is not None:
+        bare = _by_backend(codec, "vips").get(pipeline.workers)
+        checks.append(Check(
+            "pipeline_vs_codec",
+            _ratio(pipeline.uploads_per_s, bare.images_per_s) if bare else None,
+            PIPELINE_VS_CODEC_MIN, True,
+            f"{pipeline.uploads_per_s:.2f} uploads/s vs codec "
+            + (f"{bare.images_per_s:.2f} images/s" if bare else "(not measured)")
+            + f" at {pipeline.workers} worker(s)",
+        ))
+        p99 = percentile([s * 1000 for s in pipeline.api_s], 99)
+        checks.append(Check(
+            "api_p99_ms", p99, API_P99_MAX_MS, False,
+            f"{pipeline.api_endpoint} p99 over {len(pipeline.api_s)} samples"
+            + ("" if pipeline.saturated else " (pool never saturated: add clients)"),
+        ))
+    return checks
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b > 0 else None
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    workers: int
+    mailbox_size: int
+    vips_concurrency: int
+    backlog_high_water: int
+    throughput: float  # images/s expected at these settings
+    reasons: tuple[str, ...] = field(default=())
+
+    SETTINGS = ("workers", "mailbox_size", "vips_concurrency", "backlog_high_water")
+
+    def config_lines(self) -> list[str]:
+        """TOML ``key = value`` lines for server/config.py, ready to paste."""
+        return [f"{name} = {getattr(self, name)}" for name in self.SETTINGS]
+
+    def to_dict(self) -> dict:
+        out = {name: getattr(self, name) for name in self.SETTINGS}
+        out["expected_images_per_s"] = _round(self.throughput, 3)
+        out["reasons"] = list(self.reasons)
+        return out
+
+
+def _fewest_near_best(rates: dict[int, float]) -> int:
+    """The smallest worker count within 5% of the best rate: the rest is noise that costs memory
+    and leaves less CPU for the event loop."""
+    best = max(rates.values())
+    return min(w for w, rate in rates.items() if rate >= best * NEAR_BEST)
+
+
+def recommend(
+    codec: Sequence[CodecFigures],
+    pipelines: Sequence[PipelineFigures],
+    cores: int,
+    memory_mb: float | None,
+    poll_interval_s: float = 2.0,
+    job_lease_s: float = 30.0,
+) -> Recommendation | None:
+    """Settings for this machine from what was measured; None when nothing was measured."""
+    ours = _by_backend(codec, "vips")
+    served = {p.workers: p.uploads_per_s for p in pipelines if p.published}
+    if served:
+        rates, source = served, "pipeline uploads/s"
+    elif ours:
+        rates, source = {w: c.images_per_s for w, c in ours.items()}, "codec images/s"
+    else:
+        return None
+    workers = _fewest_near_best(rates)
+    reasons = [f"workers = {workers}: fewest within {100 - NEAR_BEST * 100:.0f}% of the best {source} "
+               f"({', '.join(f'{w}: {r:.2f}' for w, r in sorted(rates.items()))})"]
+
+    peak_rss = max((c.peak_rss_mb for c in ours.values()), default=0.0)
+    if memory_mb and peak_rss > 0:
+        fits = max(1, int(memory_mb * MEMORY_SHARE // peak_rss))
+        if fits < workers:
+            reasons.append(f"capped at {fits}: {MEMORY_SHARE:.0%} of {memory_mb:.0f} MB RAM / "
+                           f"{peak_rss:.0f} MB peak per worker")
+            workers = fits
+    if workers in rates:
+        throughput = rates[workers]
+    else:  # capped below anything measured: scale the smallest run linearly
+        smallest = min(rates)
+        throughput = rates[smallest] * workers / smallest
+
+    # Processes scale better than libvips threads, so threads only fill cores the pool leaves idle.
+    vips_concurrency = max(1, cores // workers)
+    reasons.append(f"vips_concurrency = {vips_concurrency}: {cores} core(s) / {workers} worker(s)")
+
+    # Enough staged jobs that workers never wait for the next claim, but never so many that a job
+    # sits in a mailbox longer than half its lease (it would be claimed twice).
+    want = max(2 * workers, math.ceil(throughput * poll_interval_s))
+    ceiling = max(2 * workers, math.floor(throughput * job_lease_s / 2))
+    mailbox = min(want, ceiling)
+    reasons.append(f"mailbox_size = {mailbox}: covers one {poll_interval_s:g} s claim interval, "
+                   f"under half the {job_lease_s:g} s lease")
+
+    # Past about two minutes of queued work, an upload is better told to come back later.
+    backlog = max(BACKLOG_MIN, math.ceil(throughput * BACKLOG_SECONDS))
+    reasons.append(f"backlog_high_water = {backlog}: about {BACKLOG_SECONDS:.0f} s of work "
+                   f"at {throughput:.2f} images/s")
+    return Recommendation(workers, mailbox, vips_concurrency, backlog, throughput, tuple(reasons))
