@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import pytest
 
 from helpers_auth import create_verified_user
 from serverproc import free_port
@@ -97,3 +98,26 @@ async def start_posts_api(
     client = await aiohttp_client(server)
     user_id, token = await create_verified_user(pool, settings, app[appkeys.JWT_KEY])
     return PostsApi(client=client, app=app, pool=pool, settings=settings, user_id=user_id, token=token)
+
+
+@pytest.fixture(params=["local", "s3"])
+async def api(request, aiohttp_server, aiohttp_client, settings, db_pool) -> PostsApi:
+    """Import into a test module to run its tests once per store backend."""
+    s3 = request.getfixturevalue("s3_bucket").settings_overrides() if request.param == "s3" else None
+    return await start_posts_api(aiohttp_server, aiohttp_client, settings, db_pool, s3_overrides=s3)
+
+
+@pytest.fixture
+async def local_api(aiohttp_server, aiohttp_client, settings, db_pool) -> PostsApi:
+    return await start_posts_api(aiohttp_server, aiohttp_client, settings, db_pool)
+
+
+def small_jpeg(side: int = 300, colour: tuple[int, int, int] = (30, 120, 200)) -> bytes:
+    """A real JPEG of a few KB, for tests where the photo's content does not matter."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (side, side), colour).save(out, "JPEG", quality=80)
+    return out.getvalue()

@@ -11,19 +11,13 @@ import asyncio
 import pytest
 
 from conftest import corpus_file
-from helpers_posts import PostsApi, put_presigned, sha256, start_posts_api
+from helpers_posts import PostsApi, api  # noqa: F401  (fixture)
 from server.posts import expire_upload_sessions
 
 
 @pytest.fixture(scope="module")
 def photo() -> bytes:
     return corpus_file("phone-3264x2448.jpg").read_bytes()
-
-
-@pytest.fixture(params=["local", "s3"])
-async def api(request, aiohttp_server, aiohttp_client, settings, db_pool) -> PostsApi:
-    s3 = request.getfixturevalue("s3_bucket").settings_overrides() if request.param == "s3" else None
-    return await start_posts_api(aiohttp_server, aiohttp_client, settings, db_pool, s3_overrides=s3)
 
 
 async def _job_rows(api: PostsApi, post_id: str) -> list:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any, Awaitable, Callable
 
 import asyncpg
 
@@ -24,20 +25,33 @@ SWEEP_BATCH = 100
 EXPIRED_MESSAGE = "the upload was not completed before its session expired"
 
 
-async def expire_upload_sessions(pool: asyncpg.Pool, store: ObjectStore, *, batch: int = SWEEP_BATCH) -> int:
-    """Fail posts whose upload session ran out (error ``upload_expired``) and delete any bytes that
-    arrived too late to be completed. Returns the number of sessions expired."""
+async def _sweep(
+    pool: asyncpg.Pool, claim: str, args: tuple[Any, ...], batch: int,
+    handle: Callable[[asyncpg.Connection, asyncpg.Record], Awaitable[None]],
+) -> int:
+    """Claim up to ``batch`` rows with query ``claim``, ``handle`` each inside the same transaction,
+    and repeat until a short batch says the backlog is empty."""
     total = 0
     while True:
         async with pool.acquire() as conn:
             async with conn.transaction():
-                rows = await conn.fetch(q("lock_expired_uploads"), batch)
+                rows = await conn.fetch(q(claim), batch, *args)
                 for row in rows:
-                    await store.delete(row["object_key"])
-                    await conn.execute(q("expire_upload"), row["id"], row["post_id"], EXPIRED_MESSAGE)
+                    await handle(conn, row)
         total += len(rows)
         if len(rows) < batch:
-            break
+            return total
+
+
+async def expire_upload_sessions(pool: asyncpg.Pool, store: ObjectStore, *, batch: int = SWEEP_BATCH) -> int:
+    """Fail posts whose upload session ran out (error ``upload_expired``) and delete any bytes that
+    arrived too late to be completed. Returns the number of sessions expired."""
+
+    async def expire(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        await store.delete(row["object_key"])
+        await conn.execute(q("expire_upload"), row["id"], row["post_id"], EXPIRED_MESSAGE)
+
+    total = await _sweep(pool, "lock_expired_uploads", (), batch, expire)
     if total:
         log.info("expired %d upload sessions", total)
     return total
@@ -48,18 +62,13 @@ async def purge_deleted_posts(
 ) -> int:
     """Delete the source and every variant of soft-deleted posts (or only ``post_id``). A post whose
     job is still running is left for a later sweep: its publisher may be writing variants now."""
-    total = 0
-    while True:
-        async with pool.acquire() as conn:
-            async with conn.transaction():
-                rows = await conn.fetch(q("lock_posts_to_purge"), batch, post_id)
-                for row in rows:
-                    await store.delete(row["source_key"])
-                    await store.delete_prefix(post_variant_prefix(row["id"]))
-                    await conn.execute(q("mark_post_purged"), row["id"])
-        total += len(rows)
-        if len(rows) < batch:
-            break
+
+    async def purge(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        await store.delete(row["source_key"])
+        await store.delete_prefix(post_variant_prefix(row["id"]))
+        await conn.execute(q("mark_post_purged"), row["id"])
+
+    total = await _sweep(pool, "lock_posts_to_purge", (post_id,), batch, purge)
     if total:
         log.info("purged the objects of %d deleted posts", total)
     return total
