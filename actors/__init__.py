@@ -1,0 +1,9 @@
+"""imagepipe's actors: the supervised runtime (``actors.runtime``, re-exported here), the pipeline
+actors (``actors.pipeline``) and the pure transcode function (``actors.transcode``).
+
+Kept light on purpose: importing ``actors`` pulls in only asyncio, never pyvips, aiohttp or
+asyncpg, so worker processes and unit tests stay cheap; import the subpackages explicitly.
+"""
+
+from .runtime import *  # noqa: F401,F403
+from .runtime import __all__  # noqa: F401
