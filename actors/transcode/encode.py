@@ -13,6 +13,7 @@ Settings chosen by measurement on the corpus phone photos (libvips 8.18, libjpeg
 from __future__ import annotations
 
 import math
+from typing import Any, Callable
 
 import pyvips
 
@@ -85,19 +86,40 @@ def _fit(image: pyvips.Image, fmt: str, quality: int, max_bytes: int, floor: int
     return budget.search(encode, quality, max_bytes, max(1, min(floor, quality)), first=first)
 
 
+Shrinker = Callable[[Any, float], Any]
+Fitter = Callable[[Any, str, int, int, int], budget.Fit]
+
+
 def encode_within(
     image: pyvips.Image, variant: str, fmt: str, quality: int, max_bytes: int, floor: int
 ) -> Rendition:
     """Encode at `quality`, lower quality down to `floor` to meet `max_bytes`, and only then shrink."""
+    return fit_rendition(image, (image.width, image.height), variant, fmt, quality, max_bytes, floor, _fit, _shrink)
+
+
+def fit_rendition(
+    image: Any,
+    size: tuple[int, int],
+    variant: str,
+    fmt: str,
+    quality: int,
+    max_bytes: int,
+    floor: int,
+    fit: Fitter,
+    shrink: Shrinker,
+) -> Rendition:
+    """The budget policy for any backend: `fit` searches quality, `shrink` downscales by a factor."""
     for _ in range(MAX_DOWNSCALES):
-        fit = _fit(image, fmt, quality, max_bytes, floor)
-        if fit.data is not None:
-            return Rendition(variant, fmt, image.width, image.height, fit.quality, fit.data)
-        # Bytes scale with pixel count: shrink area by budget/size, a little under.
-        scale = min(0.9, math.sqrt(max_bytes / fit.smallest_size) * 0.95)
-        image = image.resize(scale).copy_memory()
+        found = fit(image, fmt, quality, max_bytes, floor)
+        if found.data is not None:
+            return Rendition(variant, fmt, size[0], size[1], found.quality, found.data)
+        # Bytes scale with pixel count: shrink the area by budget/size, a little under.
+        scale = min(0.9, math.sqrt(max_bytes / found.smallest_size) * 0.95)
+        image, size = shrink(image, scale)
         quality = min(quality, floor)
-    data = encoder(image, fmt)(floor)
-    if len(data) > max_bytes:
-        raise ValueError(f"{variant}/{fmt} cannot fit {max_bytes} bytes")
-    return Rendition(variant, fmt, image.width, image.height, floor, data)
+    raise ValueError(f"{variant}/{fmt} cannot fit {max_bytes} bytes even at {size[0]}x{size[1]}")
+
+
+def _shrink(image: pyvips.Image, scale: float) -> tuple[pyvips.Image, tuple[int, int]]:
+    image = image.resize(scale).copy_memory()
+    return image, (image.width, image.height)

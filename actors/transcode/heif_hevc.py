@@ -38,4 +38,4 @@ def decode_hevc(source: bytes, largest_side: int) -> pyvips.Image:
         image.set_type(pyvips.GValue.blob_type, "icc-profile-data", icc)
         image = image.icc_transform("srgb", embedded=True, input_profile="srgb")
     # Pixels were handed to libvips without a copy; materialise before `heif` goes away.
-    return to_srgb8(image).copy_memory()
+    return to_srgb8(image)

@@ -11,7 +11,7 @@ from .errors import TranscodeError
 from .heif_hevc import decode_hevc, is_hevc
 from .options import Rendition, TranscodeOptions, TranscodeResult
 from .placeholder import dominant_color, placeholder, tiny_rgb
-from .probe import read_header
+from .probe import Header, read_header
 
 _SWAPPING_ORIENTATIONS = (5, 6, 7, 8)
 
@@ -22,19 +22,13 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
     Raises TranscodeError (final) for too small, too large, corrupt or unsupported files.
     """
     header = read_header(source, options)
-    width, height = header.width, header.height
-    if _orientation(header.image) in _SWAPPING_ORIENTATIONS:
-        width, height = height, width
-    meta = _metadata(header.image, width, height, options.store_gps)
+    width, height = upright_size(header)
+    meta = source_metadata(header.image, width, height, options.store_gps)
     variants = sorted(options.variants, key=lambda v: v.max_side, reverse=True)
     try:
-        if header.format == "heif" and is_hevc(header.image):
-            image = decode_hevc(source, variants[0].max_side)
-        else:
-            image = decode(source, variants[0].max_side, _blob(header.image, "icc-profile-data"))
-        if len(variants) > 1:
-            # Every variant is derived from this one decode; keep it in memory, not re-run.
-            image = image.copy_memory()
+        # Every variant (and any budget retry) reads this one decode: keep it in memory, as
+        # libvips would otherwise re-run the sequential decode, which JPEG cannot do twice.
+        image = decode_source(source, header, variants[0].max_side).copy_memory()
         renditions: list[Rendition] = []
         for spec in variants:
             image = resize_to_fit(image, spec.max_side)
@@ -59,6 +53,20 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
     )
 
 
+def decode_source(source: bytes, header: Header, largest_side: int) -> pyvips.Image:
+    """The one decode, by the decoder this build can run for the format."""
+    if header.format == "heif" and is_hevc(header.image):
+        return decode_hevc(source, largest_side)
+    return decode(source, largest_side, _blob(header.image, "icc-profile-data"))
+
+
+def upright_size(header: Header) -> tuple[int, int]:
+    """Source size as displayed: orientations 5-8 swap width and height."""
+    if _orientation(header.image) in _SWAPPING_ORIENTATIONS:
+        return header.height, header.width
+    return header.width, header.height
+
+
 def _orientation(image: pyvips.Image) -> int:
     try:
         value = int(image.get("orientation")) if image.get_typeof("orientation") else 1
@@ -67,7 +75,7 @@ def _orientation(image: pyvips.Image) -> int:
     return value if 1 <= value <= 8 else 1
 
 
-def _metadata(image: pyvips.Image, width: int, height: int, store_gps: bool) -> dict:
+def source_metadata(image: pyvips.Image, width: int, height: int, store_gps: bool) -> dict:
     return metadata.extract(_blob(image, "exif-data"), width, height, store_gps)
 
 
