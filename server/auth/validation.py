@@ -54,14 +54,14 @@ def require_string(data: Mapping[str, Any], field: str) -> str:
 
 def check_email(raw: str) -> str:
     email = raw.strip()
-    if len(email) > EMAIL_MAX or ".." in email or email.startswith(".") or ".@" in email or not _EMAIL.match(email):
+    if len(email) > EMAIL_MAX or ".." in email or email.startswith(".") or ".@" in email or not _EMAIL.fullmatch(email):
         raise _bad("invalid_email", "email", "email is not a valid address")
     return email
 
 
 def check_username(raw: str) -> str:
     username = raw.strip().lower()
-    if not _USERNAME.match(username):
+    if not _USERNAME.fullmatch(username):
         raise _bad("invalid_username", "username", "username must be 3-30 characters of a-z, 0-9 and _")
     return username
 
