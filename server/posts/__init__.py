@@ -1,13 +1,14 @@
 """Uploads and posts: presigned upload (init/complete), reading, listing and deleting posts, and the
 sweeps that expire abandoned uploads and purge deleted posts' objects.
 
-Public surface: ``add_routes`` (HTTP), ``expire_upload_sessions`` and ``purge_deleted_posts`` (for
-the pipeline's reaper), ``sniff_image_type`` (what bytes really are).
+Public surface: ``add_routes`` (HTTP); ``expire_upload_sessions`` and ``purge_deleted_posts`` for
+the pipeline's reaper (``chores(pool, store)`` gives both as zero-argument callables);
+``sniff_image_type`` (what bytes really are).
 """
 
 from aiohttp import web
 
-from .cleanup import expire_upload_sessions, purge_deleted_posts
+from .cleanup import chores, expire_upload_sessions, purge_deleted_posts
 from .sniff import sniff_image_type
 from .uploads import complete_upload, init_upload
 from .views import BACKGROUND, delete_post, drain_background, get_post, list_user_posts
@@ -23,4 +24,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/users/{user_id}/posts", list_user_posts)
 
 
-__all__ = ["add_routes", "expire_upload_sessions", "purge_deleted_posts", "sniff_image_type"]
+__all__ = ["add_routes", "chores", "expire_upload_sessions", "purge_deleted_posts", "sniff_image_type"]

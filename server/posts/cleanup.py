@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from functools import partial
 from typing import Any, Awaitable, Callable
 
 import asyncpg
@@ -72,3 +73,8 @@ async def purge_deleted_posts(
     if total:
         log.info("purged the objects of %d deleted posts", total)
     return total
+
+
+def chores(pool: asyncpg.Pool, store: ObjectStore) -> tuple[Callable[[], Awaitable[int]], ...]:
+    """Both sweeps as zero-argument callables, the shape of ``PipelineConfig.housekeeping``."""
+    return (partial(expire_upload_sessions, pool, store), partial(purge_deleted_posts, pool, store))
