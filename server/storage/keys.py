@@ -28,10 +28,13 @@ def validate_key(key: str) -> str:
 
 
 def validate_prefix(prefix: str) -> str:
-    """A non-empty key prefix (an empty one would mean "everything", never what a caller wants)."""
-    if not isinstance(prefix, str) or not prefix.rstrip("/"):
-        raise InvalidKey(f"invalid key prefix {prefix!r}")
-    validate_key(prefix.rstrip("/"))
+    """A key, or a key and one trailing slash. Never empty: that would mean "everything", which no
+    caller wants."""
+    body = prefix[:-1] if isinstance(prefix, str) and prefix.endswith("/") else prefix
+    try:
+        validate_key(body)
+    except InvalidKey:
+        raise InvalidKey(f"invalid key prefix {prefix!r}") from None
     return prefix
 
 

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _DELETE_BATCH = 1000  # S3's DeleteObjects limit
+_LIST_PAGE = 1000  # S3's ListObjectsV2 maximum
 
 
 def _classify(exc: Exception, key: str) -> Exception:
@@ -195,7 +196,9 @@ class S3Store:
         with _mapped(prefix):
             paginator = client.get_paginator("list_objects_v2")
             batch: list[dict[str, str]] = []
-            async for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            async for page in paginator.paginate(
+                Bucket=self.bucket, Prefix=full, PaginationConfig={"PageSize": _LIST_PAGE}
+            ):
                 for item in page.get("Contents", []):
                     batch.append({"Key": item["Key"]})
                     if len(batch) == _DELETE_BATCH:
