@@ -18,7 +18,7 @@ from . import appkeys
 from .config import Settings
 from .db import create_pool, migrate, start_embedded
 from .http import error_middleware, request_id_middleware
-from .http import health
+from .http import health, metrics
 from . import auth, mail
 from . import posts
 from .storage import media_routes, store_ctx
@@ -88,10 +88,15 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     app.cleanup_ctx.append(mail.mail_ctx)
     app.cleanup_ctx.append(auth.auth_ctx)
     app.cleanup_ctx.append(store_ctx)  # after the database, before the pipeline
+    if pipeline:
+        from .pipeline_ctx import pipeline_ctx
+
+        app.cleanup_ctx.append(pipeline_ctx)  # drains before the store and database close
     app.cleanup_ctx.append(_readiness_ctx)
     app.on_shutdown.append(_on_shutdown)
 
     health.add_routes(app)
+    metrics.add_routes(app)
     # -- feature routes are added here --
     if settings.storage == "local":  # with S3, clients talk to the bucket/CDN directly
         media_routes.add_routes(app)

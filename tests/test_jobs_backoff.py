@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from server.jobs import backoff_ceiling, next_run_after
+from server.jobs import backoff_ceiling, next_run_after, outage_delay
 
 
 class _Edges:
@@ -29,3 +29,11 @@ def test_full_jitter_stays_within_zero_and_ceiling() -> None:
     assert next_run_after(4, 1.0, 60.0, _Edges()) == 8.0
     assert next_run_after(20, 1.0, 60.0, _Edges()) == 60.0
 
+
+
+def test_outage_delay_grows_with_the_outage_not_with_the_job_count() -> None:
+    assert outage_delay(0.0, 1.0, 60.0, _Edges()) == 1.0  # a blip: retry within the base
+    assert outage_delay(12.5, 1.0, 60.0, _Edges()) == 12.5
+    assert outage_delay(3600.0, 1.0, 60.0, _Edges()) == 60.0
+    rng = random.Random(3)
+    assert all(0.0 <= outage_delay(5.0, 1.0, 60.0, rng) <= 5.0 for _ in range(200))

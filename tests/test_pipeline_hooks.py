@@ -50,3 +50,46 @@ def poison_transcode(source: bytes, options=None):  # type: ignore[no-untyped-de
     from actors.transcode import TranscodeOptions, transcode
 
     return transcode(source, options or TranscodeOptions())
+
+
+SLOW_MARKER = b"IMAGEPIPE-SLOW"
+
+
+def slow_transcode(source: bytes, options=None):  # type: ignore[no-untyped-def]
+    """The real transcode, except that a source carrying the marker hangs (a pathological file)."""
+    if SLOW_MARKER in source:
+        import time
+
+        time.sleep(3600)
+    from actors.transcode import TranscodeOptions, transcode
+
+    return transcode(source, options or TranscodeOptions())
+
+
+def make_small_jpeg(path, width: int = 800) -> bytes:  # type: ignore[no-untyped-def]
+    """A small real photo (about 800x600) cut from a corpus picture: passes every rule, fast to encode."""
+    import pyvips
+
+    image = pyvips.Image.thumbnail(str(path), width)
+    return image.jpegsave_buffer(Q=85)
+
+
+async def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Poll an async predicate until it returns something truthy; that value, or AssertionError."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
+        await asyncio.sleep(interval)
+
+
+async def post_states(pool: asyncpg.Pool) -> dict[str, int]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT status::text AS s, count(*) AS n FROM posts GROUP BY status")
+    return {r["s"]: r["n"] for r in rows}

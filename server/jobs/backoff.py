@@ -25,3 +25,11 @@ def backoff_ceiling(attempt: int, base: float, cap: float) -> float:
 def next_run_after(attempt: int, base: float, cap: float, rng: _Uniform | None = None) -> float:
     """Seconds from now until the ``attempt``-th retry may run."""
     return (rng or random).uniform(0.0, backoff_ceiling(attempt, base, cap))
+
+
+def outage_delay(elapsed_s: float, base: float, cap: float, rng: _Uniform | None = None) -> float:
+    """Seconds to put a job off during an outage (store or database down): up to as long as the
+    outage has lasted so far, so a short blip retries promptly and a long one backs off, and many
+    jobs deferred together come back spread out. Attempts are not involved: an outage is not the
+    job's fault and must never make it dead."""
+    return (rng or random).uniform(0.0, min(cap, max(base, elapsed_s)))

@@ -133,3 +133,17 @@ SELECT id FROM retried ORDER BY id
 
 -- name: jobs_dead_ids
 SELECT id FROM jobs WHERE status = 'dead' ORDER BY id
+
+-- name: pipeline_upsert_image
+-- Re-running a job rewrites the same rows: at-least-once processing never duplicates a variant.
+INSERT INTO post_images (post_id, variant, format, storage_key, width, height, bytes, quality)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (post_id, variant, format) DO UPDATE
+SET storage_key = EXCLUDED.storage_key, width = EXCLUDED.width, height = EXCLUDED.height,
+    bytes = EXCLUDED.bytes, quality = EXCLUDED.quality, created_at = now()
+
+-- name: pipeline_publish_post
+UPDATE posts
+SET status = 'published', width = $2, height = $3, metadata = metadata || $4::jsonb,
+    error = NULL, error_message = NULL, published_at = COALESCE(published_at, now()), updated_at = now()
+WHERE id = $1

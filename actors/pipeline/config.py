@@ -1,0 +1,68 @@
+"""What the pipeline needs to run, as plain values: built from the server's Settings by the glue
+(``server/pipeline_ctx.py``) so this package stays free of aiohttp and of the config loader."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+# The contract's variant keys: posts/{post_id}/{variant}.{ext}
+EXTENSIONS = {"jpeg": "jpg", "webp": "webp", "avif": "avif"}
+CONTENT_TYPES = {"jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}
+# Variant bytes never change under a key (a re-run writes identical content), so caches may keep them.
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def default_owner() -> str:
+    """A lease owner name unique to this process life: host, pid and a random tail."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def variant_key(post_id: uuid.UUID, variant: str, fmt: str) -> str:
+    return f"posts/{post_id}/{variant}.{EXTENSIONS[fmt]}"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    workers: int = 1
+    start_method: str = "spawn"  # spawn | forkserver; fork is refused (libvips threads)
+    recycle_after: int = 200
+    vips_concurrency: int = 1
+    job_timeout_s: float = 60.0
+    lease_s: float = 30.0
+    poll_interval_s: float = 2.0
+    drain_timeout_s: float = 30.0
+    mailbox_size: int = 0  # 0: twice the workers
+    # The picklable top-level callables run in the pool; tests swap in a hostile one.
+    transcode: Callable[..., Any] | None = None
+    transcode_options: Any = None
+    worker_init: Callable[..., None] | None = None
+    owner: str = field(default_factory=default_owner)
+    retry_base_s: float = 2.0
+    retry_cap_s: float = 300.0
+    poison_breaks: int = 3  # a job in flight at this many pool breaks is set aside as poison
+    # Errors of the object store: "the source is gone" (final) and "try later" (transient).
+    not_found_errors: tuple[type[BaseException], ...] = (FileNotFoundError,)
+    store_errors: tuple[type[BaseException], ...] = ()
+    # Periodic chores of other areas (expire uploads...), run by the reaper.
+    housekeeping: tuple[Callable[[], Awaitable[Any]], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.start_method not in ("spawn", "forkserver"):
+            raise ValueError(f"worker start method must be spawn or forkserver, not {self.start_method!r}")
+
+    @property
+    def capacity(self) -> int:
+        """Jobs held at once: the pool's workers plus as many staged (fetching, publishing)."""
+        return self.mailbox_size or 2 * self.workers
+
+    @property
+    def heartbeat_s(self) -> float:
+        return max(0.2, self.lease_s / 3)
+
+    @property
+    def reap_interval_s(self) -> float:
+        return max(0.5, min(self.lease_s / 2, 10.0))

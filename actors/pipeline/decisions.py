@@ -1,0 +1,95 @@
+"""Supervision decisions as pure functions: what a failure means for its job, who is poison after a
+pool break, and when a suspect job may run. Unit-tested without a pool or a database."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Iterable
+
+import asyncpg
+
+FINAL, RETRY, DEFER, POISON = "final", "retry", "defer", "poison"
+
+POISON_CODE = "poison_image"
+POISON_MESSAGE = (
+    "this image crashed the image worker {n} times and was set aside; it may be corrupt or hostile"
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """FINAL: the post fails now (job ``failed``). POISON: the job is ``dead``, the post fails.
+    RETRY: uses an attempt, backs off. DEFER: our fault (outage, restart), no attempt used."""
+
+    kind: str
+    code: str
+    message: str
+
+
+_DB_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,  # includes ConnectionError: refused, reset
+    asyncio.TimeoutError,
+    asyncpg.InterfaceError,  # connection closed under us
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash recovery
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections
+)
+
+
+def is_db_transient(exc: BaseException) -> bool:
+    """A database outage rather than a bug: worth waiting out."""
+    return isinstance(exc, _DB_TRANSIENT)
+
+
+def classify(
+    exc: BaseException,
+    *,
+    not_found: tuple[type[BaseException], ...] = (),
+    store_errors: tuple[type[BaseException], ...] = (),
+) -> Verdict:
+    code = getattr(exc, "code", None)
+    if code is not None and hasattr(exc, "final") and isinstance(code, str):  # a TranscodeError
+        message = getattr(exc, "message", str(exc))
+        return Verdict(FINAL if exc.final else RETRY, code, message)  # type: ignore[attr-defined]
+    if not_found and isinstance(exc, not_found):
+        return Verdict(FINAL, "source_missing", "the uploaded file is no longer in storage")
+    if store_errors and isinstance(exc, store_errors):
+        return Verdict(DEFER, "store_unavailable", f"object store unavailable: {_short(exc)}")
+    if is_db_transient(exc):
+        return Verdict(DEFER, "db_unavailable", f"database unavailable: {_short(exc)}")
+    if isinstance(exc, BrokenProcessPool):
+        return Verdict(DEFER, "pool_broken", "the image worker pool broke")
+    return Verdict(RETRY, "internal_error", f"unexpected {exc.__class__.__name__}: {_short(exc)}")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    return text[:200]
+
+
+def poison_verdict(breaks: int) -> Verdict:
+    return Verdict(POISON, POISON_CODE, POISON_MESSAGE.format(n=breaks))
+
+
+def timeout_verdict(timeout_s: float) -> Verdict:
+    return Verdict(RETRY, "job_timeout", f"transcoding took longer than {timeout_s:g}s and was stopped")
+
+
+def split_poison(breaks: dict[int, int], threshold: int) -> tuple[list[int], list[int]]:
+    """After a break: (poison ids, ids to run again), given each job's pool_breaks count."""
+    poison = sorted(i for i, n in breaks.items() if n >= threshold)
+    again = sorted(i for i, n in breaks.items() if n < threshold)
+    return poison, again
+
+
+def may_submit(next_suspect: bool, running_suspects: Iterable[bool], workers: int) -> bool:
+    """A job that was in flight at a pool break runs alone, so the next break names the culprit and
+    innocent bystanders are not counted again; nothing else runs beside it."""
+    running = list(running_suspects)
+    if len(running) >= workers:
+        return False
+    if not running:
+        return True
+    return not next_suspect and not any(running)

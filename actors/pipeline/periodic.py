@@ -1,0 +1,92 @@
+"""The pipeline's clocks: lease heartbeats and the reaper (expired leases, housekeeping, queue
+counts for /metrics). A database outage is logged and waited out, never a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from actors.runtime import Actor
+
+from .context import PipelineContext
+from .decisions import is_db_transient
+
+log = logging.getLogger("actors.pipeline")
+
+_TICK = "tick"
+
+
+class _Periodic(Actor):
+    interval = 1.0
+
+    def __init__(self, ctx: PipelineContext) -> None:
+        self.ctx = ctx
+        self._clock: asyncio.Task[None] | None = None
+
+    async def on_start(self) -> None:
+        self._clock = asyncio.get_running_loop().create_task(self._run_clock())
+
+    async def on_stop(self) -> None:
+        if self._clock is not None:
+            self._clock.cancel()
+
+    async def _run_clock(self) -> None:
+        while True:
+            try:
+                self.ref.try_tell(_TICK)
+            except Exception:
+                pass  # still busy with the last tick
+            await asyncio.sleep(self.interval)
+
+    async def receive(self, message: Any) -> None:
+        if message != _TICK:
+            raise ValueError(f"{type(self).__name__} got {message!r}")
+        try:
+            await self.tick()
+        except Exception as exc:
+            if not is_db_transient(exc):
+                raise
+            log.warning("%s: database unavailable (%s)", type(self).__name__, exc.__class__.__name__)
+
+    async def tick(self) -> None:
+        raise NotImplementedError
+
+
+class Heartbeat(_Periodic):
+    """Renews the lease of every job held, at a third of the lease: two missed beats still hold."""
+
+    def __init__(self, ctx: PipelineContext) -> None:
+        super().__init__(ctx)
+        self.interval = ctx.config.heartbeat_s
+
+    async def tick(self) -> None:
+        ids = self.ctx.tracker.ids()
+        self.ctx.metrics.in_flight = len(ids)
+        if not ids:
+            return
+        kept = await self.ctx.queue.heartbeat(ids, self.ctx.owner, self.ctx.config.lease_s)
+        lost = [i for i in ids if i not in kept and i in self.ctx.tracker]
+        if lost:
+            # Another instance owns them now; our lease-checked writes will be refused. Keep the
+            # slots until our own stages finish, so we never hold more work than we can do.
+            log.warning("lost the lease on jobs %s; another instance is processing them", lost)
+
+
+class Reaper(_Periodic):
+    def __init__(self, ctx: PipelineContext) -> None:
+        super().__init__(ctx)
+        self.interval = ctx.config.reap_interval_s
+
+    async def tick(self) -> None:
+        reaped = await self.ctx.queue.reap()
+        if reaped:
+            self.ctx.metrics.leases_reaped += sum(reaped.values())
+            log.info("expired leases reaped: %s", reaped)
+            self.ctx.listener.poke()
+        self.ctx.metrics.queue = await self.ctx.queue.counts()
+        for chore in self.ctx.config.housekeeping:
+            try:
+                await chore()
+            except Exception as exc:  # someone else's sweep failing must not stop ours
+                log.warning("housekeeping %s failed: %s", getattr(chore, "__name__", chore), exc)

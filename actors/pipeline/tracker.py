@@ -1,0 +1,55 @@
+"""The jobs this instance holds right now, from claim until the final write.
+
+Shared by the actors (the feeder counts free slots, the heartbeat renews leases, a restarted stage
+finds the jobs it dropped). Slots free up through ``release``, which wakes the feeder.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+FETCH, POOL, PUBLISH = "fetch", "pool", "publish"
+
+
+@dataclass
+class Held:
+    job: object  # server.jobs.ClaimedJob
+    stage: str = FETCH
+    since: float = field(default_factory=time.monotonic)
+
+
+class Tracker:
+    def __init__(self, capacity: int, on_free: Callable[[], None] = lambda: None) -> None:
+        self.capacity = capacity
+        self._held: dict[int, Held] = {}
+        self._on_free = on_free
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def __contains__(self, job_id: int) -> bool:
+        return job_id in self._held
+
+    @property
+    def free(self) -> int:
+        return max(0, self.capacity - len(self._held))
+
+    def ids(self) -> list[int]:
+        return sorted(self._held)
+
+    def add(self, job: object) -> None:
+        self._held[job.id] = Held(job)  # type: ignore[attr-defined]
+
+    def move(self, job_id: int, stage: str) -> None:
+        held = self._held.get(job_id)
+        if held is not None:
+            held.stage, held.since = stage, time.monotonic()
+
+    def release(self, job_id: int) -> None:
+        if self._held.pop(job_id, None) is not None:
+            self._on_free()
+
+    def in_stages(self, *stages: str) -> list[object]:
+        return [h.job for h in self._held.values() if h.stage in stages]
