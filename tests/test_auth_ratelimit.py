@@ -87,3 +87,21 @@ async def test_forwarded_for_is_ignored_by_default(client) -> None:
         "/api/v1/auth/login", json={"login": "x", "password": "wrong password"}, headers={"X-Forwarded-For": "10.9.9.9"}
     )
     await assert_limited(resp)
+
+
+class TestBehindATrustedProxy:
+    @pytest.fixture
+    def settings(self, settings):
+        return settings.with_overrides(trust_x_forwarded_for=True, rate_limit_ip_per_min=2)
+
+    async def test_the_proxys_last_hop_is_the_client(self, client) -> None:
+        async def attempt(forwarded: str):
+            return await client.post(
+                "/api/v1/auth/login", json={"login": forwarded, "password": "wrong password"},
+                headers={"X-Forwarded-For": forwarded},
+            )
+
+        for _ in range(2):
+            assert (await attempt("6.6.6.6, 10.0.0.1")).status == 401
+        await assert_limited(await attempt("7.7.7.7, 10.0.0.1"))  # spoofed first hop changes nothing
+        assert (await attempt("10.0.0.2")).status == 401, "another client has its own budget"

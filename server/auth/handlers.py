@@ -17,7 +17,7 @@ from . import ratelimit, refresh, verification
 from .context import current_claims, require_verified_user
 from .passwords import dummy_hash, hash_password, verify_password
 from .tokens import issue_access_token
-from .validation import parse_credentials, parse_registration, parse_token, require_string, check_email
+from .validation import check_email, parse_credentials, parse_registration, parse_token, require_string
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +43,19 @@ async def _send_verification(request: web.Request, email: str, username: str, to
         log.error("verification mail for user %s not sent: %s", username, exc)
 
 
+async def _count_then_fetch(request: web.Request, action: str, account: str, query: str, *args: object) -> asyncpg.Record | None:
+    """Count the attempt against the rate limits (429 when over), then run one lookup."""
+    async with request.app[appkeys.DB].acquire() as conn:
+        await ratelimit.enforce(request, request.app[appkeys.SETTINGS], conn, action, account)
+        return await conn.fetchrow(q(query), *args)
+
+
 async def register(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
     form = parse_registration(await read_json(request))
     pool = request.app[appkeys.DB]
-    async with pool.acquire() as conn:
-        await ratelimit.enforce(request, settings, conn, "register", form.email)
-        taken = await conn.fetchrow(q("find_taken"), form.email, form.username)
+    taken = await _count_then_fetch(request, "register", form.email, "find_taken", form.email, form.username)
+    assert taken is not None  # an aggregate always returns a row
     if taken["email_taken"]:
         raise _conflict("users_email_lower_idx")
     if taken["username_taken"]:
@@ -92,11 +98,10 @@ async def resend_verification(request: web.Request) -> web.Response:
     """Always 202, whether or not the address has an unverified account: no account enumeration."""
     settings = request.app[appkeys.SETTINGS]
     email = check_email(require_string(await read_json(request), "email"))
-    async with request.app[appkeys.DB].acquire() as conn:
-        await ratelimit.enforce(request, settings, conn, "resend", email)
-        user = await conn.fetchrow(q("find_unverified_by_email"), email)
-        token = await verification.create_token(conn, settings, user["id"]) if user else None
-    if user and token:
+    user = await _count_then_fetch(request, "resend", email, "find_unverified_by_email", email)
+    if user is not None:
+        async with request.app[appkeys.DB].acquire() as conn:
+            token = await verification.create_token(conn, settings, user["id"])
         await _send_verification(request, user["email"], user["username"], token)
     return web.json_response({"status": "accepted"}, status=202)
 
@@ -113,9 +118,7 @@ async def login(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
     creds = parse_credentials(await read_json(request))
     pool = request.app[appkeys.DB]
-    async with pool.acquire() as conn:
-        await ratelimit.enforce(request, settings, conn, "login", creds.login)
-        user = await conn.fetchrow(q("find_user_by_login"), creds.login)
+    user = await _count_then_fetch(request, "login", creds.login, "find_user_by_login", creds.login)
     # Same work whether or not the user exists, so response time does not reveal accounts.
     ok = await verify_password(creds.password, user["password_hash"] if user else dummy_hash(settings.bcrypt_rounds))
     if not (user and ok):

@@ -61,6 +61,7 @@ async def rotate(conn: asyncpg.Connection, settings: Settings, token: str) -> Ro
                 q("insert_refresh_token"), token_hash(new), row["family_id"], row["user_id"], settings.refresh_token_ttl_s
             )
             return Rotated(user_id=row["user_id"], refresh_token=new)
+    assert refusal is not None  # every other branch returned or raised
     raise refusal
 
 
