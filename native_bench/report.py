@@ -32,9 +32,12 @@ def codec_table(codec: Sequence[CodecFigures]) -> str:
     rows = [(c.backend, c.workers, c.images, c.images_per_s, c.cpu_ms_per_image, c.peak_rss_mb) for c in codec]
     text = "Codec (transcode in a process pool)\n" + table(
         ("backend", "workers", "images", "images/s", "CPU ms/image", "peak RSS MB/worker"), rows)
-    failures = sorted({(f, e) for c in codec for f, e in c.failures})
+    failures: dict[str, str] = {}
+    for c in codec:  # one line per file: each backend words the same refusal its own way
+        for name, error in c.failures:
+            failures.setdefault(name, f"{c.backend}: {error}")
     if failures:
-        text += "\nskipped (transcode error): " + "; ".join(f"{f} ({e})" for f, e in failures)
+        text += "\nskipped (transcode error): " + "; ".join(f"{f} ({e})" for f, e in sorted(failures.items()))
     return text
 
 

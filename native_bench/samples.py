@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".avif", ".tif", ".tiff", ".gif"}
 SAMPLES_VERSION = "v1"
@@ -61,17 +62,21 @@ def synthetic_photo(path: Path, width: int, height: int, orientation: int, seed:
     return path
 
 
-def builtin_samples(folder: Path | None = None) -> list[Path]:
-    """The built-in set, generated at first use and cached."""
-    folder = folder or cache_dir()
+def write_samples(folder: Path, specs: Sequence[tuple[str, int, int, int, int]]) -> list[Path]:
+    """Generate each (name, width, height, orientation, seed) photo that is not there yet."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, width, height, orientation, seed in BUILTIN:
+    for name, width, height, orientation, seed in specs:
         path = folder / name
         if not path.exists():
             synthetic_photo(path, width, height, orientation, seed)
         paths.append(path)
     return paths
+
+
+def builtin_samples(folder: Path | None = None) -> list[Path]:
+    """The built-in set, generated at first use and cached."""
+    return write_samples(folder or cache_dir(), BUILTIN)
 
 
 def resolve_images(folder: str | None) -> tuple[list[Path], str]:

@@ -9,19 +9,16 @@ from pathlib import Path
 import pytest
 
 import native_bench
-from native_bench.samples import list_images, synthetic_photo
+from native_bench.samples import list_images, write_samples
 
 KEYS = {"backend", "workers", "images_per_s", "cpu_ms_per_image", "peak_rss_mb"}
 
 
 @pytest.fixture
 def small_images(tmp_path: Path) -> Path:
-    folder = tmp_path / "images"
-    folder.mkdir()
-    synthetic_photo(folder / "a.jpg", 1200, 900, orientation=1, seed=1)
-    synthetic_photo(folder / "b.jpg", 900, 700, orientation=6, seed=2)
-    synthetic_photo(folder / "tiny.jpg", 100, 60, orientation=1, seed=3)
-    return folder
+    specs = [("a.jpg", 1200, 900, 1, 1), ("b.jpg", 900, 700, 6, 2), ("tiny.jpg", 100, 60, 1, 3)]
+    write_samples(tmp_path / "images", specs)
+    return tmp_path / "images"
 
 
 def test_codec_run_reports_positive_figures_and_skips_failures(small_images: Path, tmp_path: Path, capsys) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 import native_bench
 from native_bench.launch import start_server
-from native_bench.samples import synthetic_photo
+from native_bench.samples import write_samples
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("actors.pipeline") is None,
@@ -21,11 +21,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def small_images(tmp_path: Path) -> Path:
-    folder = tmp_path / "images"
-    folder.mkdir()
-    synthetic_photo(folder / "a.jpg", 1600, 1200, orientation=1, seed=1)
-    synthetic_photo(folder / "b.jpg", 1200, 900, orientation=6, seed=2)
-    return folder
+    write_samples(tmp_path / "images", [("a.jpg", 1600, 1200, 1, 1), ("b.jpg", 1200, 900, 6, 2)])
+    return tmp_path / "images"
 
 
 def test_pipeline_bench_on_its_own_server(small_images: Path, tmp_path: Path, capsys) -> None:
