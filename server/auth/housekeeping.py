@@ -25,7 +25,8 @@ PRUNE_EVERY_S = 300.0
 async def prune_once(app: web.Application) -> None:
     async with app[appkeys.DB].acquire() as conn:
         await ratelimit.prune(conn)
-        await conn.execute(q("prune_revoked_access_tokens"))
+        for query in ("prune_revoked_access_tokens", "prune_expired_refresh_tokens", "prune_expired_verification_tokens"):
+            await conn.execute(q(query))
 
 
 async def _prune_forever(app: web.Application) -> None:

@@ -101,3 +101,10 @@ SELECT id, email, username FROM users WHERE lower(email) = lower($1) AND email_v
 
 -- name: get_user
 SELECT id, email, username, email_verified_at, created_at FROM users WHERE id = $1;
+
+-- name: prune_expired_refresh_tokens
+-- Past expiry a token is refused anyway; its family row stays as the record of the login.
+DELETE FROM refresh_tokens WHERE expires_at < now();
+
+-- name: prune_expired_verification_tokens
+DELETE FROM email_verification_tokens WHERE expires_at < now();
