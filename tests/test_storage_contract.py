@@ -3,11 +3,15 @@ uploads through the real media routes) and the S3 store (moto server over HTTP v
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import socket
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -147,3 +151,34 @@ async def test_presigned_put_without_declared_hash(backend: Backend) -> None:
         async with http.put(upload.url, data=b"\x89PNG\r", headers=upload.headers) as resp:
             assert resp.status == 200, await resp.text()
     assert await backend.store.read_prefix("uploads/u/p2/source", 4) == b"\x89PNG"
+
+
+def _raw_put(url: str, size: int, body: bytes) -> socket.socket:
+    """Send the request line, headers and ``body`` (maybe less than ``size``) on a raw socket."""
+    parts = urlsplit(url)
+    head = (f"PUT {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Content-Type: image/jpeg\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n").encode()
+    sock = socket.create_connection((parts.hostname, parts.port))
+    sock.sendall(head + body)
+    return sock
+
+
+@pytest.mark.fault
+async def test_upload_cut_mid_body_leaves_no_object(backend: Backend) -> None:
+    size = 2 * 1024 * 1024
+    store = backend.store
+    # Control: the same raw request with the whole body does store the object.
+    ok_url = store.presign_put("uploads/u/ok/source", "image/jpeg", size, None, 60).url
+    sock = await asyncio.to_thread(_raw_put, ok_url, size, os.urandom(size))
+    assert (await asyncio.to_thread(sock.recv, 64)).startswith(b"HTTP/1.1 200")
+    sock.close()
+    assert (await store.head("uploads/u/ok/source")).size == size
+
+    url = store.presign_put("uploads/u/cut/source", "image/jpeg", size, None, 60).url
+    sock = await asyncio.to_thread(_raw_put, url, size, os.urandom(size // 2))
+    await asyncio.sleep(0.3)  # let the server take in what was sent
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, like lost signal
+    sock.close()
+    for _ in range(20):
+        assert await store.head("uploads/u/cut/source") is None
+        await asyncio.sleep(0.05)

@@ -8,6 +8,8 @@ Only ``posts/`` keys are served: sources under ``uploads/`` stay private.
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from .. import appkeys
@@ -66,9 +68,9 @@ async def serve(request: web.Request) -> web.StreamResponse:
     if not key.startswith(VARIANT_PREFIX):
         raise ApiError(404, "not_found", "no such media")
     path = store.path_for(key)
-    if not path.is_file():
+    meta = await asyncio.to_thread(lambda: store.meta(path) if path.is_file() else None)
+    if meta is None:
         raise ApiError(404, "not_found", "no such media")
-    meta = store.meta(path)
     headers = {"Cache-Control": meta.get("cache_control") or CACHE_FOREVER}
     if meta.get("content_type"):
         headers["Content-Type"] = str(meta["content_type"])
