@@ -89,3 +89,12 @@ async def test_unexpired_and_completed_sessions_are_not_swept(api: PostsApi, pho
     async with api.pool.acquire() as conn:
         statuses = dict(await conn.fetch("SELECT id::text, status::text FROM posts"))
     assert statuses == {done["post_id"]: "processing", waiting["post_id"]: "pending_upload"}
+
+
+async def test_phone_heif_is_accepted_as_heic(api: PostsApi) -> None:
+    data = corpus_file("phone-4608x1976.heif").read_bytes()
+    grant = await api.uploaded(data, content_type="image/heif")
+    resp = await api.complete(api.complete_body(grant, data))
+    assert resp.status == 200, await resp.text()
+    async with api.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT content_type FROM posts") == "image/heic"  # what the bytes say
