@@ -52,38 +52,38 @@ def fit_exponent(a: tuple[int, int], b: tuple[int, int]) -> float:
 def search(encode: Encoder, quality: int, max_bytes: int, floor: int, first: bytes | None = None) -> Fit:
     """Highest-found quality in [floor, quality] whose encode is <= max_bytes, in <= MAX_PROBES encodes.
 
+    Keeps a bracket: the lowest quality seen over budget and the highest seen within it. Guesses
+    extrapolate from over-budget points until one fits, then interpolate inside the bracket.
     `first` is the encode at `quality` if the caller already has it.
     """
     data = first if first is not None else encode(quality)
     probes = 0 if first is not None else 1
     if len(data) <= max_bytes:
         return Fit(quality, data, len(data), probes)
-    points = [(quality, len(data))]  # measured (quality, size); all over budget so far
-    best: tuple[int, bytes] | None = None  # highest quality found within budget
+    over: list[tuple[int, int]] = [(quality, len(data))]  # (quality, size) over budget, descending q
+    best: tuple[int, bytes] | None = None  # highest quality within budget
     target = max_bytes * TARGET_FILL
     while probes < MAX_PROBES:
-        over = min(points)  # lowest quality still over budget
-        if len(points) >= 2:
-            exponent = fit_exponent(points[-2], points[-1])
+        low = best[0] + 1 if best else floor
+        high = over[-1][0] - 1
+        if low > high:
+            break
+        if best:
+            exponent = fit_exponent((best[0], len(best[1])), over[-1])
+        elif len(over) >= 2:
+            exponent = fit_exponent(over[-2], over[-1])
         else:
             exponent = PRIOR_EXPONENT
-        anchor = points[-1]
-        guess = math.floor(predict_quality(anchor[0], anchor[1], target, exponent))
-        ceiling = over[0] - 1
-        low = best[0] + 1 if best else floor
-        if low > ceiling:
-            break
-        q = min(max(guess, low), ceiling)
+        guess = math.floor(predict_quality(over[-1][0], over[-1][1], target, exponent))
+        q = min(max(guess, low), high)
         data = encode(q)
         probes += 1
         if len(data) <= max_bytes:
             best = (q, data)
-            if q == ceiling or len(data) >= max_bytes * 0.9:
-                break  # close enough to the budget: more probes would buy little quality
+            if len(data) >= max_bytes * 0.9:
+                break  # close to the budget: more probes would buy little quality
         else:
-            points.append((q, len(data)))
-            if q == floor:
-                break
+            over.append((q, len(data)))
     if best:
         return Fit(best[0], best[1], len(best[1]), probes)
-    return Fit(floor, None, min(size for _, size in points), probes)
+    return Fit(floor, None, over[-1][1], probes)

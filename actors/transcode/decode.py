@@ -24,7 +24,9 @@ def decode(source: bytes, largest_side: int, icc_profile: bytes | None) -> pyvip
         largest_side,
         height=largest_side,
         size="down",  # never upscale
-        fail_on="error",  # truncated or broken data raises instead of leaving grey blocks
+        # Truncated or broken data must raise, not leave grey blocks. libvips 8.18's thumbnail
+        # does not pass its own fail_on to the loader; the loader option string does.
+        option_string="fail_on=error",
         **colour,
     )
     return to_srgb8(image)

@@ -7,6 +7,7 @@ only when the operator opted in (`store_gps`).
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,12 @@ def extract(exif_blob: bytes | None, width: int, height: int, store_gps: bool) -
     }
     if not exif_blob:
         return meta
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow warns on corrupt EXIF; we already tolerate it
+        return _fill(meta, exif_blob, store_gps)
+
+
+def _fill(meta: dict[str, Any], exif_blob: bytes, store_gps: bool) -> dict[str, Any]:
     try:
         exif = Image.Exif()
         exif.load(exif_blob)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import blurhash
 import pyvips
 from PIL import Image
@@ -23,7 +25,10 @@ def placeholder(rgb: Image.Image) -> str:
     """BlurHash with more components along the longer side, so the blur keeps its layout."""
     width, height = rgb.size
     x, y = (4, 3) if width >= height else (3, 4)
-    return blurhash.encode(rgb.copy(), x, y)  # it closes the image it is given
+    with warnings.catch_warnings():
+        # blurhash-python 1.2 reads pixels with Image.getdata, deprecated in Pillow 12.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return blurhash.encode(rgb.copy(), x, y)  # it closes the image it is given
 
 
 def dominant_color(rgb: Image.Image) -> str:

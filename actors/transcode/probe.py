@@ -55,6 +55,9 @@ def sniff(source: bytes) -> str:
 def read_header(source: bytes, options: TranscodeOptions) -> Header:
     """Open lazily and enforce the size rules from the header alone."""
     fmt = sniff(source)
+    if fmt == "heif" and not isobmff_complete(source):
+        # libheif decodes a grid image with missing tiles as grey without complaint.
+        raise TranscodeError("image_corrupt", "truncated heif file: a box runs past the end")
     try:
         image = pyvips.Image.new_from_buffer(source, "", fail_on="error")
         loader = image.get("vips-loader")
@@ -76,3 +79,22 @@ def read_header(source: bytes, options: TranscodeOptions) -> Header:
             "image_too_small", f"longer side {max(width, height)} px is below {options.min_side} px"
         )
     return Header(fmt, width, height, max(pages, 1), image)
+
+
+def isobmff_complete(source: bytes) -> bool:
+    """True when every top-level ISO-BMFF box (ftyp, meta, mdat...) lies within the file."""
+    offset, end = 0, len(source)
+    while offset < end:
+        if offset + 8 > end:
+            return False
+        size = int.from_bytes(source[offset : offset + 4], "big")
+        if size == 1:  # 64-bit "largesize" follows the type
+            if offset + 16 > end:
+                return False
+            size = int.from_bytes(source[offset + 8 : offset + 16], "big")
+        elif size == 0:  # box extends to the end of the file
+            return True
+        if size < 8 or offset + size > end:
+            return False
+        offset += size
+    return True

@@ -61,8 +61,12 @@ def decode_source(source: bytes, header: Header, largest_side: int) -> pyvips.Im
 
 
 def upright_size(header: Header) -> tuple[int, int]:
-    """Source size as displayed: orientations 5-8 swap width and height."""
-    if _orientation(header.image) in _SWAPPING_ORIENTATIONS:
+    """Source size as displayed: orientations 5-8 swap width and height.
+
+    HEIF is exempt: libheif has applied the container's irot/imir, and the spec says a HEIF's EXIF
+    orientation must then be ignored.
+    """
+    if header.format != "heif" and _orientation(header.image) in _SWAPPING_ORIENTATIONS:
         return header.height, header.width
     return header.width, header.height
 
@@ -76,7 +80,10 @@ def _orientation(image: pyvips.Image) -> int:
 
 
 def source_metadata(image: pyvips.Image, width: int, height: int, store_gps: bool) -> dict:
-    return metadata.extract(_blob(image, "exif-data"), width, height, store_gps)
+    try:
+        return metadata.extract(_blob(image, "exif-data"), width, height, store_gps)
+    except Exception:  # noqa: BLE001 - metadata is a bonus; it never fails a good photo
+        return metadata.extract(None, width, height, store_gps)
 
 
 def _blob(image: pyvips.Image, name: str) -> bytes | None:
