@@ -47,6 +47,10 @@ async def _check_backlog(conn: asyncpg.Connection, high_water: int) -> None:
         )
 
 
+def _upload_missing() -> ApiError:
+    return ApiError(409, "upload_missing", "no uploaded object found; PUT the file to presigned_url first")
+
+
 def _store_unavailable() -> ApiError:
     return ApiError(503, "storage_unavailable", "object storage is unavailable; try again shortly",
                     headers={"Retry-After": str(RETRY_AFTER_S)})
@@ -113,16 +117,17 @@ async def _verify_object(store: Any, session: asyncpg.Record, req: CompleteReque
     try:
         info = await store.head(key)
         if info is None:
-            raise ApiError(409, "upload_missing", "no uploaded object found; PUT the file to presigned_url first")
+            raise _upload_missing()
         if info.size != session["file_size"]:
             raise ApiError(422, "size_mismatch",
                            f"the stored object has {info.size} bytes, {session['file_size']} were declared")
         kind = sniff_image_type(await store.read_prefix(key, SNIFF_BYTES))
         if kind is None:
-            raise ApiError(422, "not_an_image", "the uploaded file is not a JPEG, PNG, WebP, HEIC/HEIF, AVIF or GIF")
+            raise ApiError(422, "not_an_image",
+                           "the uploaded file is not a JPEG, PNG, WebP, HEIC/HEIF, AVIF or GIF image")
         actual_hash = await store.sha256_hex(key)
     except ObjectNotFound:
-        raise ApiError(409, "upload_missing", "no uploaded object found; PUT the file to presigned_url first") from None
+        raise _upload_missing() from None
     except StoreUnavailable:
         raise _store_unavailable() from None
     if not hmac.compare_digest(actual_hash.lower(), req.file_hash):

@@ -33,7 +33,9 @@ PUBLIC_STATUSES = ["published"]
 BACKGROUND = web.AppKey("posts_background_tasks", set)
 
 
-async def _serialize(conn: asyncpg.Connection, app: web.Application, posts: list[asyncpg.Record]) -> list[dict[str, Any]]:
+async def _serialize(
+    conn: asyncpg.Connection, app: web.Application, posts: list[asyncpg.Record]
+) -> list[dict[str, Any]]:
     images: dict[uuid.UUID, list[asyncpg.Record]] = {}
     if posts:
         for image in await conn.fetch(q("post_images_for"), [p["id"] for p in posts]):
