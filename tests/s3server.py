@@ -9,6 +9,7 @@ server through its connection pool.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -111,6 +112,7 @@ class S3Bucket:
 def s3_server() -> Iterator[S3Server]:
     saved = {name: os.environ.get(name) for name in AWS_ENV}
     os.environ.update(AWS_ENV)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per S3 call otherwise
     server = S3Server(free_port())
     server.start()
     try:

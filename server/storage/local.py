@@ -25,6 +25,7 @@ from .signing import UploadGrant, normalize_sha256_hex, sign_query, verify_query
 
 CHUNK = 1024 * 1024
 _TEMP_PREFIX = ".tmp-"
+STALE_TEMP_S = 3600.0  # no upload streams for an hour; older temp files are crash leftovers
 _EXTRA_TYPES = {".avif": "image/avif", ".webp": "image/webp", ".heic": "image/heic"}
 
 
@@ -79,7 +80,27 @@ class LocalStore:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def open(self) -> None:
-        await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(self._open_sync)
+
+    def _open_sync(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.sweep_temp_files(older_than_s=STALE_TEMP_S)
+
+    def sweep_temp_files(self, older_than_s: float) -> int:
+        """Remove temp files a crash left behind. Only old ones: a fresh one may be an upload in
+        flight in another task."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for dirpath, _dirs, filenames in os.walk(self.root):
+            for name in filenames:
+                path = Path(dirpath) / name
+                try:
+                    if name.startswith(_TEMP_PREFIX) and path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+        return removed
 
     async def close(self) -> None:
         return None
@@ -151,6 +172,7 @@ class LocalStore:
             if not committed:
                 fh.close()
                 tmp.unlink(missing_ok=True)
+                await asyncio.to_thread(self._prune_empty_dirs, path.parent)
         info = await self.head(key)
         assert info is not None
         return info
