@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Sequence
 import psutil
 
 from .accounts import BenchError
+from .cpuprobe import cores
 from .codec import BACKENDS, run_codec, transcode_options
 from .pipeline import run_pipeline
 from .progress import say
@@ -22,10 +22,6 @@ from .stats import CodecFigures, PipelineFigures, recommend, target_checks
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-
-
-def cores() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def _int_list(text: str) -> list[int]:

@@ -18,9 +18,10 @@ from urllib.parse import urljoin
 import aiohttp
 
 from .accounts import BenchError, Target, account_names, create_account, expect
+from .cpuprobe import CpuProbe, cores, share
 from .launch import start_server
 from .progress import Progress, say
-from .promtext import queue_depth
+from .promtext import gauge, queue_depth
 from .stats import PipelineFigures
 
 PUBLISH_TIMEOUT_S = 300.0
@@ -28,6 +29,9 @@ POLL_FIRST_S, POLL_MAX_S = 0.05, 0.2  # fine at first, then gentle: polling is l
 API_SAMPLE_GAP_S = 0.05
 METRICS_GAP_S = 0.25
 BUSY_RETRIES = 60
+# Workers transcoding right now: with the pool saturated, anything under ``workers`` means the
+# pipeline starves its pool (claims, hand-offs, publishing), not that the CPU is slow.
+BUSY_GAUGE = "imagepipe_pool_busy_workers"
 CONTENT_TYPES = {
     ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
     ".heic": "image/heic", ".heif": "image/heif", ".avif": "image/avif", ".gif": "image/gif",
@@ -62,6 +66,7 @@ class Tally:
     failures: list[str] = field(default_factory=list)
     api_s: list[tuple[float, bool]] = field(default_factory=list)  # (latency, pool saturated)
     peak_metric_queue: int | None = None
+    pool_busy: list[float] = field(default_factory=list)  # busy workers, sampled while saturated
     done: bool = False
 
     @property
@@ -152,18 +157,24 @@ async def _sample_api(base: str, url: str, token: str, tally: Tally) -> None:
 async def _sample_queue(base: str, tally: Tally) -> None:
     async with aiohttp.ClientSession() as session:
         while not tally.done:
+            saturated = tally.saturated
             try:
                 async with session.get(f"{base}/metrics") as resp:
-                    depth = queue_depth(await resp.text()) if resp.status == 200 else None
+                    text = await resp.text() if resp.status == 200 else ""
             except aiohttp.ClientError:
-                depth = None
+                text = ""
+            depth, busy = queue_depth(text), gauge(text, BUSY_GAUGE)
             if depth is not None:
                 tally.peak_metric_queue = max(tally.peak_metric_queue or 0, int(depth))
+            if depth is not None:  # the server's own count beats our polling-delayed one
+                saturated = depth > tally.workers
+            if busy is not None and saturated:
+                tally.pool_busy.append(busy)
             await asyncio.sleep(METRICS_GAP_S)
 
 
 async def drive(target: Target, items: Sequence[Upload], workers: int, clients: int, uploads: int,
-                progress: bool = True) -> PipelineFigures:
+                progress: bool = True, probe: CpuProbe | None = None) -> PipelineFigures:
     """Accounts, a warm-up round (one upload per worker, untimed), then the measured run."""
     base = target.base_url.rstrip("/")
     connector = aiohttp.TCPConnector(limit=max(100, clients * 2))
@@ -178,18 +189,20 @@ async def drive(target: Target, items: Sequence[Upload], workers: int, clients: 
         statuses = await asyncio.gather(*(wait_published(session, base, tokens[0], pid) for pid, _ in warm))
         if not any(status == "published" for status, _ in statuses):
             raise BenchError(f"warm-up uploads did not publish: {[s for s, _ in statuses]}")
-        probe = f"{base}/api/v1/posts/{warm[0][0]}"
+        probe_url = f"{base}/api/v1/posts/{warm[0][0]}"
 
         tally = Tally(workers=workers)
         bar = Progress(f"pipeline x{workers} ({clients} clients)", clients * uploads, enabled=progress)
-        samplers = [asyncio.create_task(_sample_api(base, probe, tokens[0], tally)),
+        samplers = [asyncio.create_task(_sample_api(base, probe_url, tokens[0], tally)),
                     asyncio.create_task(_sample_queue(base, tally))]
+        cpu_before = probe.sample() if probe else None
         try:
             await asyncio.gather(*(
                 _client(session, base, tokens[c], [items[(c + k) % len(items)] for k in range(uploads)], tally, bar)
                 for c in range(clients)
             ))
         finally:
+            cpu_split = share(cpu_before, probe.sample(), cores()) if probe and cpu_before else None
             tally.done = True
             await asyncio.gather(*samplers, return_exceptions=True)
         wall = (max(tally.published_at) - min(tally.completed_at)) if tally.published_at else 0.0
@@ -209,6 +222,8 @@ async def drive(target: Target, items: Sequence[Upload], workers: int, clients: 
         queue_source="metrics" if tally.peak_metric_queue is not None else "clients",
         api_endpoint="GET /api/v1/posts/{id}",
         saturated=bool(busy),
+        cpu_share=cpu_split,
+        pool_busy_avg=sum(tally.pool_busy) / len(tally.pool_busy) if tally.pool_busy else None,
     )
 
 
@@ -231,7 +246,9 @@ def run_pipeline(
     say(f"pipeline: starting a server with {workers} worker(s)", progress)
     server = start_server(workers, parent_dir=data_dir, config=config)
     try:
-        return asyncio.run(drive(Target(server.base_url, server.outbox, token), items, workers, clients, uploads, progress))
+        probe = CpuProbe(server.proc.pid, server.data_dir / "pg")
+        return asyncio.run(drive(Target(server.base_url, server.outbox, token), items, workers, clients, uploads,
+                                 progress, probe))
     except BenchError as exc:
         raise BenchError(f"{exc}\n--- server log (tail) ---\n{server.log_tail()}") from None
     finally:

@@ -37,6 +37,11 @@ def _label_filtered(text: str, name: str) -> float | None:
     return total
 
 
+def gauge(text: str, name: str) -> float | None:
+    """One metric by exact name (summed over label sets), or None when absent."""
+    return parse_samples(text).get(name)
+
+
 def queue_depth(text: str) -> float | None:
     """The queued-jobs gauge, or None when the server exposes none."""
     samples = parse_samples(text)

@@ -52,6 +52,11 @@ def pipeline_table(pipeline: PipelineFigures) -> str:
         ("API samples" + ("" if pipeline.saturated else " (pool not saturated)"), str(len(pipeline.api_s))),
         (f"peak queue (from {pipeline.queue_source})", str(pipeline.peak_queue)),
     ]
+    if pipeline.pool_busy_avg is not None:
+        rows.append(("busy workers while saturated (mean)", f"{pipeline.pool_busy_avg:.2f} of {pipeline.workers}"))
+    if pipeline.cpu_share:
+        split = ", ".join(f"{role.replace('_', ' ')} {pct:g}%" for role, pct in pipeline.cpu_share.items())
+        rows.append(("CPU of all cores during the run", split))
     return "Pipeline (real HTTP API, complete -> published)\n" + table(("measure", "value"), rows)
 
 

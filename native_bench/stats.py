@@ -97,6 +97,8 @@ class PipelineFigures:
     queue_source: str = "clients"  # "metrics" when the server's gauge was read
     api_endpoint: str = "/healthz"
     saturated: bool = True  # False: the samples had to be taken with the pool not full
+    pool_busy_avg: float | None = None  # mean busy workers while saturated, from /metrics
+    cpu_share: dict[str, float] | None = None  # % of all cores by role (server we started only)
 
     @property
     def uploads_per_s(self) -> float:
@@ -117,6 +119,8 @@ class PipelineFigures:
             "api_endpoint": self.api_endpoint,
             "queue_source": self.queue_source,
             "saturated": self.saturated,
+            "pool_busy_avg": None if self.pool_busy_avg is None else _round(self.pool_busy_avg),
+            "cpu_share_pct": self.cpu_share,
         }
 
 

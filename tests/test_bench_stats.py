@@ -165,3 +165,13 @@ def test_token_from_mail_finds_the_link_token_for_that_recipient() -> None:
     raw = bytes(message)
     assert token_from_mail(raw, "bench_1@example.com") == "abc-DEF_123="
     assert token_from_mail(raw, "someone@example.com") is None
+
+
+def test_cpu_share_splits_the_machine_and_blames_the_rest_on_others() -> None:
+    from native_bench.cpuprobe import ROLES, share
+
+    before = {**dict.fromkeys(ROLES, 0.0), "machine": 0.0, "wall": 100.0}
+    after = {"pool_workers": 10.0, "server": 2.0, "postgres": 1.0, "bench_client": 1.0, "machine": 18.0, "wall": 110.0}
+    split = share(before, after, cores=2)
+    assert split == {"pool_workers": 50.0, "server": 10.0, "postgres": 5.0, "bench_client": 5.0, "other": 20.0}
+    assert share(before, {**after, "wall": 100.0}, cores=2) == {}
