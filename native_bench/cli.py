@@ -18,7 +18,7 @@ from .pipeline import run_pipeline
 from .progress import say
 from .report import document, render, write_json
 from .samples import resolve_images
-from .stats import CodecFigures, PipelineFigures, recommend, target_checks
+from .stats import CodecFigures, PipelineFigures, best_pipeline, recommend, target_checks
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -183,11 +183,10 @@ def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = 
         print("imagepipe bench: interrupted", file=sys.stderr)
         return 130
     host = machine()
-    best_pipeline = max(pipelines, key=lambda p: p.uploads_per_s, default=None)
-    checks = target_checks(codec, best_pipeline)
+    checks = target_checks(codec, best_pipeline(pipelines))
     rec = recommend(codec, pipelines, host["cores"], host["memory_mb"],
                     settings.poll_interval_s, settings.job_lease_s)
-    print(render(codec, best_pipeline, checks, rec if show_rec else None, source), end="")
+    print(render(codec, pipelines, checks, rec if show_rec else None, source), end="")
     if args.json_path:
-        write_json(args.json_path, document(codec, best_pipeline, checks, rec, host))
+        write_json(args.json_path, document(codec, pipelines, checks, rec, host))
     return 0

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-from .stats import Check, CodecFigures, PipelineFigures, Recommendation
+from .stats import Check, CodecFigures, PipelineFigures, Recommendation, best_pipeline
 
 
 def _fmt(value: object) -> str:
@@ -60,6 +60,16 @@ def pipeline_table(pipeline: PipelineFigures) -> str:
     return "Pipeline (real HTTP API, complete -> published)\n" + table(("measure", "value"), rows)
 
 
+def pipeline_runs_table(runs: Sequence[PipelineFigures]) -> str:
+    rows = []
+    for p in runs:
+        d = p.to_dict()
+        rows.append((p.workers, p.clients, p.published, p.uploads_per_s, d["e2e_ms"]["p50"], d["e2e_ms"]["p95"],
+                     d["api_ms"]["p99"]))
+    return "Pipeline runs\n" + table(
+        ("workers", "clients", "published", "uploads/s", "e2e p50 ms", "e2e p95 ms", "API p99 ms"), rows)
+
+
 def checks_table(checks: Sequence[Check]) -> str:
     def verdict(check: Check) -> str:
         return {True: "ok", False: "MISSED", None: "n/a"}[check.ok]
@@ -70,16 +80,19 @@ def checks_table(checks: Sequence[Check]) -> str:
 
 
 def recommendation_text(rec: Recommendation) -> str:
-    lines = ["Recommended settings (paste into your config file):", *rec.config_lines(), ""]
+    lines = ["# Recommended settings for this machine (paste into your config file):", *rec.config_lines(), ""]
     lines += [f"# {reason}" for reason in rec.reasons]
     return "\n".join(lines)
 
 
-def render(codec: Sequence[CodecFigures], pipeline: PipelineFigures | None, checks: Sequence[Check],
+def render(codec: Sequence[CodecFigures], pipelines: Sequence[PipelineFigures], checks: Sequence[Check],
            rec: Recommendation | None, source: str) -> str:
     parts = [f"Images: {source}"]
     if codec:
         parts.append(codec_table(codec))
+    if len(pipelines) > 1:
+        parts.append(pipeline_runs_table(pipelines))
+    pipeline = best_pipeline(pipelines)
     if pipeline is not None:
         parts.append(pipeline_table(pipeline))
     if checks:
@@ -89,12 +102,15 @@ def render(codec: Sequence[CodecFigures], pipeline: PipelineFigures | None, chec
     return "\n\n".join(parts) + "\n"
 
 
-def document(codec: Sequence[CodecFigures], pipeline: PipelineFigures | None, checks: Sequence[Check],
+def document(codec: Sequence[CodecFigures], pipelines: Sequence[PipelineFigures], checks: Sequence[Check],
              rec: Recommendation | None, machine: dict) -> dict:
-    """The JSON shape promised in the issue (extra keys only where it allows them)."""
+    """The JSON shape promised in the issue: ``pipeline`` is the best run; every run (tune makes
+    several) is in ``pipeline_runs``."""
+    pipeline = best_pipeline(pipelines)
     return {
         "codec": [c.to_dict() for c in codec],
         "pipeline": pipeline.to_dict() if pipeline is not None else None,
+        "pipeline_runs": [p.to_dict() for p in pipelines],
         "recommendation": rec.to_dict() if rec is not None else None,
         "targets": {c.name: c.to_dict() for c in checks},
         "machine": machine,

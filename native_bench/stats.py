@@ -124,6 +124,11 @@ class PipelineFigures:
         }
 
 
+def best_pipeline(runs: Sequence[PipelineFigures]) -> PipelineFigures | None:
+    """The run that the single-run figures and targets speak of: the highest uploads/s."""
+    return max(runs, key=lambda p: p.uploads_per_s, default=None)
+
+
 @dataclass(frozen=True)
 class Check:
     """One target: the measured ratio, the bound, and whether it holds (None: not measured)."""

@@ -65,3 +65,20 @@ def test_builtin_samples_are_photo_sized_and_oriented(tmp_path: Path) -> None:
     first = paths[0].read_bytes()
     paths[0].unlink()
     assert builtin_samples(tmp_path / "cache")[0].read_bytes() == first  # deterministic
+
+
+def test_tune_prints_config_lines_ready_to_paste(small_images: Path, capsys) -> None:
+    import tomllib
+
+    from server.config import load_settings
+
+    code = native_bench.main(["tune", "--images", str(small_images), "--max-workers", "1", "--repeat", "1",
+                              "--no-pipeline", "--quiet"])
+    assert code == 0
+    out = capsys.readouterr().out
+    block = out[out.index("# Recommended settings"):]
+    pasted = tomllib.loads(block)  # the whole block is valid TOML, comments included
+    assert set(pasted) == {"workers", "mailbox_size", "vips_concurrency", "backlog_high_water"}
+    assert pasted["workers"] == 1
+    settings = load_settings(cli={k: str(v) for k, v in pasted.items()}, environ={})  # and valid settings
+    assert settings.workers == 1

@@ -123,24 +123,26 @@ def test_render_and_json_carry_every_figure(tmp_path) -> None:
     pipe = pipeline(workers=1, rate=1.8)
     checks = target_checks(runs, pipe)
     rec = recommend(runs, [pipe], cores=2, memory_mb=4000)
-    text = render(runs, pipe, checks, rec, "somewhere")
+    text = render(runs, [pipe, pipeline(workers=2, rate=1.0)], checks, rec, "somewhere")
     assert "naive" in text and "cpu_vs_naive" in text and "workers = 1" in text
     out = tmp_path / "b.json"
-    write_json(str(out), document(runs, pipe, checks, rec, {"cores": 2}))
+    write_json(str(out), document(runs, [pipeline(workers=2, rate=1.0), pipe], checks, rec, {"cores": 2}))
     doc = json.loads(out.read_text())
     assert set(doc) >= {"codec", "pipeline", "recommendation"}
     assert set(doc["codec"][0]) >= {"backend", "workers", "images_per_s", "cpu_ms_per_image", "peak_rss_mb"}
     assert set(doc["pipeline"]) >= {"workers", "clients", "uploads_per_s", "e2e_ms", "api_ms", "peak_queue"}
     assert set(doc["pipeline"]["e2e_ms"]) == {"p50", "p95", "p99"}
     assert set(doc["pipeline"]["api_ms"]) == {"p50", "p99"}
-    assert doc["pipeline"]["uploads_per_s"] == 1.8
+    assert doc["pipeline"]["uploads_per_s"] == 1.8  # the best of the runs
+    assert [p["workers"] for p in doc["pipeline_runs"]] == [2, 1]
+    assert "Pipeline runs" in text
     assert set(doc["recommendation"]) >= {"workers", "mailbox_size", "vips_concurrency", "backlog_high_water"}
 
 
 def test_json_turns_unmeasured_into_null(tmp_path) -> None:
     empty = CodecFigures("vips", 1, 0, 0.0, 0.0, 0.0)
     out = tmp_path / "b.json"
-    write_json(str(out), document([empty], None, [], None, {}))
+    write_json(str(out), document([empty], [], [], None, {}))
     assert json.loads(out.read_text())["codec"][0]["cpu_ms_per_image"] is None
 
 
