@@ -7,8 +7,13 @@ Appended to ``cleanup_ctx`` after the store (so it stops before the store closes
 
 from __future__ import annotations
 
+import fcntl
 import logging
-from typing import AsyncIterator
+import os
+import socket
+import uuid
+from pathlib import Path
+from typing import AsyncIterator, IO
 
 from aiohttp import web
 
@@ -19,7 +24,29 @@ from .config import Settings
 log = logging.getLogger(__name__)
 
 
-def pipeline_config(settings: Settings, pool, store) -> PipelineConfig:  # type: ignore[no-untyped-def]
+def instance_prefix(data_dir: Path) -> str:
+    """Lease owners of every life of the instance on this data dir start with this: host and a
+    random id kept in ``<data-dir>/instance-id``."""
+    path = data_dir / "instance-id"
+    if not path.exists():
+        path.write_text(uuid.uuid4().hex + "\n")
+    return f"{socket.gethostname()}/{path.read_text().strip()}/"
+
+
+def lock_data_dir(data_dir: Path) -> IO[str] | None:
+    """An exclusive lock held for the process's life (the kernel drops it even on SIGKILL). Holding
+    it proves no other live process runs a pipeline on this data dir, so leases still held under
+    our instance prefix belong to a dead predecessor. None when another process holds it."""
+    handle = open(data_dir / "pipeline.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConfig:  # type: ignore[no-untyped-def]
     from actors.transcode import TranscodeOptions, transcode, worker_init
 
     from .posts import expire_upload_sessions, purge_deleted_posts
@@ -53,6 +80,7 @@ def pipeline_config(settings: Settings, pool, store) -> PipelineConfig:  # type:
         not_found_errors=(ObjectNotFound,),
         store_errors=(StoreUnavailable,),
         housekeeping=(expire_uploads, purge_deleted),
+        owner=owner,
     )
 
 
@@ -65,11 +93,26 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
         else:
             readiness.clear(reason)
 
+    settings = app[appkeys.SETTINGS]
     pool, store = app[appkeys.DB], app[appkeys.STORE]
-    pipeline = Pipeline(pool, store, pipeline_config(app[appkeys.SETTINGS], pool, store), readiness=report)
-    await pipeline.start()
-    app[appkeys.PIPELINE] = pipeline
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prefix = instance_prefix(settings.data_dir)
+    lock = lock_data_dir(settings.data_dir)
+    owner = f"{prefix}{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    pipeline = Pipeline(pool, store, pipeline_config(settings, pool, store, owner), readiness=report)
     try:
-        yield
+        if lock is not None:
+            # After a crash (SIGKILL, power cut) our old leases would block their jobs until they
+            # expire; the lock proves their owner is dead, so they go back to the queue now.
+            recovered = await pipeline.queue.reap(prefix)
+            if recovered:
+                log.info("took back jobs held when this instance last stopped: %s", recovered)
+        await pipeline.start()
+        app[appkeys.PIPELINE] = pipeline
+        try:
+            yield
+        finally:
+            await pipeline.close()
     finally:
-        await pipeline.close()
+        if lock is not None:
+            lock.close()

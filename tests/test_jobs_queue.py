@@ -233,3 +233,13 @@ async def test_listener_wakes_on_a_new_job(db_pool: asyncpg.Pool) -> None:
         assert await asyncio.wait_for(waiter, 5)
     finally:
         await listener.stop()
+
+
+async def test_a_restarted_instance_takes_back_its_previous_lives_leases_at_once(db_pool: asyncpg.Pool) -> None:
+    ids = await _jobs(db_pool, 3)
+    queue = JobQueue(db_pool)
+    await queue.claim(2, "host/inst-1/111:aa", 3600)
+    await queue.claim(1, "host/inst-2/222:bb", 3600)
+    assert await queue.reap("host/inst-1/") == {"queued": 2}
+    rows = [await _row(db_pool, i) for i in ids]
+    assert [(r["st"], r["attempts"]) for r in rows] == [("queued", 1), ("queued", 1), ("running", 1)]

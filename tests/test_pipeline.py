@@ -64,6 +64,17 @@ async def all_settled(pool: asyncpg.Pool) -> bool:
     return "processing" not in await post_states(pool)
 
 
+async def run_until_settled(pool: asyncpg.Pool, store, cfg: PipelineConfig, timeout: float = 90) -> Pipeline:  # type: ignore[no-untyped-def]
+    """Start a pipeline, wait until no post is processing, drain it; the pipeline for its metrics."""
+    pipeline = Pipeline(pool, store, cfg)
+    await pipeline.start()
+    try:
+        await wait_until(lambda: all_settled(pool), timeout)
+    finally:
+        await pipeline.close()
+    return pipeline
+
+
 async def variants(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     async with pool.acquire() as conn:
         return await conn.fetch("SELECT post_id, variant, format, storage_key, width, height, bytes FROM post_images")
@@ -100,12 +111,7 @@ async def test_posts_are_published_with_every_variant(db_pool, store, small_jpeg
 async def test_a_bad_image_fails_its_post_and_the_rest_go_on(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
     tiny = corpus_file("tiny-100x68.jpg").read_bytes()
     posts = await add_posts(db_pool, store, [tiny, small_jpeg, b"\xff\xd8\xff garbage"])
-    pipeline = Pipeline(db_pool, store, config())
-    await pipeline.start()
-    try:
-        await wait_until(lambda: all_settled(db_pool), 90)
-    finally:
-        await pipeline.close()
+    pipeline = await run_until_settled(db_pool, store, config(), 90)
     async with db_pool.acquire() as conn:
         rows = {r["id"]: r for r in await conn.fetch(
             "SELECT p.id, p.status::text AS s, p.error, p.error_message, j.status::text AS js, j.attempts "
@@ -121,12 +127,7 @@ async def test_a_missing_source_fails_the_post(db_pool, store, small_jpeg) -> No
     async with db_pool.acquire() as conn:
         key = await conn.fetchval("SELECT source_key FROM posts WHERE id = $1", post_id)
     await store.delete(key)
-    pipeline = Pipeline(db_pool, store, config())
-    await pipeline.start()
-    try:
-        await wait_until(lambda: all_settled(db_pool), 30)
-    finally:
-        await pipeline.close()
+    pipeline = await run_until_settled(db_pool, store, config(), 30)
     async with db_pool.acquire() as conn:
         assert await conn.fetchval("SELECT error FROM posts WHERE id = $1", post_id) == "source_missing"
 
@@ -164,12 +165,7 @@ async def _busy(pipeline: Pipeline) -> bool:
 
 async def test_a_poison_image_is_set_aside_and_its_neighbours_publish(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
     posts = await add_posts(db_pool, store, [small_jpeg, small_jpeg + POISON_MARKER, small_jpeg, small_jpeg])
-    pipeline = Pipeline(db_pool, store, config(transcode=poison_transcode))
-    await pipeline.start()
-    try:
-        await wait_until(lambda: all_settled(db_pool), 120)
-    finally:
-        await pipeline.close()
+    pipeline = await run_until_settled(db_pool, store, config(transcode=poison_transcode), 120)
     async with db_pool.acquire() as conn:
         rows = {r["id"]: r for r in await conn.fetch(
             "SELECT p.id, p.status::text AS s, p.error, p.error_message, j.status::text AS js, j.pool_breaks "
@@ -184,12 +180,7 @@ async def test_a_poison_image_is_set_aside_and_its_neighbours_publish(db_pool, s
 
 async def test_a_hanging_transcode_is_stopped_at_the_timeout(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
     posts = await add_posts(db_pool, store, [small_jpeg + SLOW_MARKER, small_jpeg], max_attempts=2)
-    pipeline = Pipeline(db_pool, store, config(transcode=slow_transcode, job_timeout_s=1.5))
-    await pipeline.start()
-    try:
-        await wait_until(lambda: all_settled(db_pool), 90)
-    finally:
-        await pipeline.close()
+    pipeline = await run_until_settled(db_pool, store, config(transcode=slow_transcode, job_timeout_s=1.5), 90)
     async with db_pool.acquire() as conn:
         slow = await conn.fetchrow(
             "SELECT p.status::text AS s, p.error, j.status::text AS js, j.attempts FROM posts p "

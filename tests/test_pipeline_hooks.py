@@ -93,3 +93,159 @@ async def post_states(pool: asyncpg.Pool) -> dict[str, int]:
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT status::text AS s, count(*) AS n FROM posts GROUP BY status")
     return {r["s"]: r["n"] for r in rows}
+
+
+# -- a plain HTTP client for black-box tests against ``python -m server serve`` --------------------
+
+class HttpApi:
+    """What a phone app does, over real HTTP (urllib, nothing shared with the server)."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.base_url = base_url
+        self.token = token
+
+    def call(self, method: str, path: str, body: dict | None = None, *, raw: bytes | None = None,
+             headers: dict[str, str] | None = None, url: str | None = None) -> tuple[int, dict, dict]:
+        import json
+        import urllib.error
+        import urllib.request
+
+        data = json.dumps(body).encode() if body is not None else raw
+        request = urllib.request.Request(url or f"{self.base_url}{path}", data=data, method=method)
+        if body is not None:
+            request.add_header("Content-Type", "application/json")
+        if self.token and url is None:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                payload = resp.read()
+                return resp.status, _json(payload), dict(resp.headers)
+        except urllib.error.HTTPError as exc:
+            return exc.code, _json(exc.read()), dict(exc.headers)
+
+    def signup(self, data_dir, username: str = "faulty") -> "HttpApi":  # type: ignore[no-untyped-def]
+        from helpers_auth import verification_token
+
+        email, password = f"{username}@example.org", "a long enough password"
+        status, body, _ = self.call("POST", "/api/v1/auth/register", {"email": email, "username": username, "password": password})
+        assert status == 201, body
+        token = verification_token(data_dir, email)
+        status, body, _ = self.call("POST", "/api/v1/auth/verify-email", {"token": token})
+        assert status == 200, body
+        status, body, _ = self.call("POST", "/api/v1/auth/login", {"login": username, "password": password})
+        assert status == 200, body
+        return HttpApi(self.base_url, body["access_token"])
+
+    def with_base(self, base_url: str) -> "HttpApi":
+        return HttpApi(base_url, self.token)
+
+    def put_source(self, data: bytes) -> dict:
+        """init and PUT to the presigned URL; the grant, with the hash to complete it."""
+        import hashlib
+
+        digest = hashlib.sha256(data).hexdigest()
+        status, grant, _ = self.call("POST", "/api/v1/posts/upload/init", {
+            "filename": "photo.jpg", "content_type": "image/jpeg", "file_size": len(data), "file_hash": digest,
+        })
+        assert status == 201, grant
+        status, body, _ = self.call(grant["upload_method"], "", raw=data, headers=grant["upload_headers"], url=grant["presigned_url"])
+        assert status in (200, 201, 204), body
+        return {**grant, "file_hash": digest, "file_size": len(data)}
+
+    def complete(self, grant: dict) -> str:
+        status, body, _ = self.call("POST", "/api/v1/posts/upload/complete", {
+            k: grant[k] for k in ("post_id", "upload_token", "file_hash", "file_size")
+        })
+        assert status == 200 and body["status"] == "processing", body
+        return grant["post_id"]
+
+    def upload_many(self, sources: list[bytes]) -> list[str]:
+        """Upload every source, then complete them all: the jobs arrive together, a real backlog."""
+        grants = [self.put_source(data) for data in sources]
+        return [self.complete(grant) for grant in grants]
+
+    def post(self, post_id: str) -> dict:
+        status, body, _ = self.call("GET", f"/api/v1/posts/{post_id}")
+        assert status == 200, body
+        return body
+
+    def statuses(self, post_ids: list[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for post_id in post_ids:
+            status = self.post(post_id)["status"]
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def metrics(self) -> dict[str, float]:
+        """The Prometheus text as {"name{labels}": value}."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.base_url}/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return values
+
+
+def _json(payload: bytes) -> dict:
+    import json
+
+    try:
+        return json.loads(payload) if payload else {}
+    except ValueError:
+        return {"raw": payload[:200].decode(errors="replace")}
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Synchronous twin of ``wait_until`` for black-box tests."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
+        time.sleep(interval)
+
+
+def pool_workers(server_pid: int) -> list:  # type: ignore[type-arg]
+    """The server's process-pool workers (spawned children), not its resource tracker."""
+    import psutil
+
+    found = []
+    for child in psutil.Process(server_pid).children(recursive=True):
+        try:
+            if any("spawn_main" in part or "forkserver" in part for part in child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def kill_busy_worker(server_pid: int, timeout: float = 30.0) -> int:
+    """SIGKILL a pool worker while it is computing (state R), not while it waits for work: a small
+    photo takes a few milliseconds, so we watch the workers closely instead of guessing."""
+    import signal
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    workers = pool_workers(server_pid)
+    while time.monotonic() < deadline:
+        for worker in workers:
+            try:
+                if worker.status() == psutil.STATUS_RUNNING:
+                    worker.send_signal(signal.SIGKILL)
+                    return worker.pid
+            except psutil.NoSuchProcess:
+                workers = pool_workers(server_pid)
+        time.sleep(0.0005)
+    raise AssertionError("no pool worker was seen computing")

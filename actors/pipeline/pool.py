@@ -66,6 +66,12 @@ class WorkerPool:
         self.jobs_done = 0
         log.info("image worker pool ready: %d %s workers (generation %d)", self.workers, self._context.get_start_method(), self.generation)
 
+    @property
+    def broken(self) -> bool:
+        """A worker died while the pool was idle: no future failed to tell us, but the next submit
+        would. ``_broken`` is private; it is set by the executor's own manager thread."""
+        return bool(self._executor is not None and getattr(self._executor, "_broken", False))
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         assert self._executor is not None, "pool not started"
         return self._executor.submit(fn, *args)

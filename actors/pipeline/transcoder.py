@@ -107,6 +107,10 @@ class TranscodeSupervisor(Actor):
             self.ctx.metrics.pool_restarts += 1
             self.ctx.readiness(POOL_BROKEN, False)
         elif message == _TICK:
+            if self.pool.broken and not self.running and not self.rebuilding:
+                log.warning("an idle image worker died; rebuilding the pool")
+                self.ctx.metrics.pool_breaks += 1
+                await self._rebuild(blocked=True)
             self._check_timeouts()
         elif message == "worker_pids":
             return self.pool.worker_pids()

@@ -118,10 +118,12 @@ class JobQueue:
             rows = await conn.fetch(q("jobs_add_pool_break"), ids, owner)
         return {r["id"]: r["pool_breaks"] for r in rows}
 
-    async def reap(self) -> dict[str, int]:
-        """Expired leases: queued again, or dead if that was the last attempt. Counts by new status."""
+    async def reap(self, dead_owner_prefix: str | None = None) -> dict[str, int]:
+        """Expired leases (and, given a prefix, every lease of owners known to be dead): queued
+        again, or dead if that was the last attempt; the attempt stays used, since the job may be
+        what killed its instance. Counts by new status."""
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(q("jobs_reap_expired"))
+            rows = await conn.fetch(q("jobs_reap_expired"), dead_owner_prefix)
         counts: dict[str, int] = {}
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1

@@ -72,9 +72,11 @@ RETURNING id, pool_breaks
 
 -- name: jobs_reap_expired
 -- Leases of crashed instances: back to the queue, or dead when that crash used the last attempt.
+-- $1 (optional) also takes leases whose owner starts with it: an instance restarting on the same
+-- data dir knows its previous life is dead and need not wait for those leases to expire.
 WITH expired AS (
     SELECT id FROM jobs
-    WHERE status = 'running' AND lease_expires_at < now()
+    WHERE status = 'running' AND (lease_expires_at < now() OR starts_with(lease_owner, $1::text))
     FOR UPDATE SKIP LOCKED
 ), reaped AS (
     UPDATE jobs j
