@@ -5,5 +5,20 @@ Kept light on purpose: importing ``actors`` pulls in only asyncio, never pyvips,
 asyncpg, so worker processes and unit tests stay cheap; import the subpackages explicitly.
 """
 
-from .runtime import *  # noqa: F401,F403
-from .runtime import __all__  # noqa: F401
+from .runtime import (Actor, ActorEvent, ActorRef, ActorStopped, ActorSystem, ChildSpec,
+                      ChildStartError, ChildStatus, MailboxFull, RestartIntensityExceeded,
+                      Supervisor)
+
+__all__ = [
+    "Actor",
+    "ActorEvent",
+    "ActorRef",
+    "ActorStopped",
+    "ActorSystem",
+    "ChildSpec",
+    "ChildStartError",
+    "ChildStatus",
+    "MailboxFull",
+    "RestartIntensityExceeded",
+    "Supervisor",
+]

@@ -7,7 +7,7 @@ import asyncio
 from collections import Counter
 from typing import Any, Callable
 
-from actors.runtime import Actor, ActorEvent, ChildSpec, Supervisor
+from actors.runtime import Actor, ActorEvent, ActorSystem, ChildSpec, Supervisor
 
 FAST = dict(backoff_initial=0.001, backoff_max=0.004)
 
@@ -44,7 +44,11 @@ class Recorder(Actor):
             self.stop_self()
         elif verb == "block":
             self.journal.append(("blocked", self.name))
-            await args[0].wait()
+            try:
+                await args[0].wait()
+            except asyncio.CancelledError:
+                self.journal.append(("cancelled", self.name))
+                raise
         elif verb == "sleep":
             await asyncio.sleep(args[0])
         elif verb == "whoami":
@@ -94,3 +98,10 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 2.0) -> Non
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.002)
+
+
+async def started(kit: Kit, specs: list[ChildSpec], **kwargs: Any) -> ActorSystem:
+    """A running system with tiny backoffs whose events land in ``kit.events``."""
+    system = ActorSystem(specs, on_event=kit.on_event, **{**FAST, **kwargs})
+    await system.start()
+    return system

@@ -6,14 +6,8 @@ import asyncio
 
 import pytest
 
-from actors import ActorStopped, ActorSystem, MailboxFull
-from test_actors_kit import FAST, Boom, Kit, eventually
-
-
-async def started(kit: Kit, *specs, **kwargs) -> ActorSystem:
-    system = ActorSystem(list(specs), on_event=kit.on_event, **{**FAST, **kwargs})
-    await system.start()
-    return system
+from actors import ActorStopped, MailboxFull
+from test_actors_kit import Boom, Kit, eventually, started
 
 
 async def blocked(kit: Kit, ref, name: str) -> asyncio.Event:
@@ -26,7 +20,7 @@ async def blocked(kit: Kit, ref, name: str) -> asyncio.Event:
 
 async def test_messages_are_handled_one_at_a_time_in_send_order() -> None:
     kit = Kit()
-    system = await started(kit, kit.spec("a", mailbox_size=8))
+    system = await started(kit, [kit.spec("a", mailbox_size=8)])
     ref = system.ref("a")
     for i in range(40):
         await ref.tell(("note", i))
@@ -38,7 +32,7 @@ async def test_messages_are_handled_one_at_a_time_in_send_order() -> None:
 
 async def test_try_tell_fails_fast_and_tell_waits_for_room() -> None:
     kit = Kit()
-    system = await started(kit, kit.spec("a", mailbox_size=2))
+    system = await started(kit, [kit.spec("a", mailbox_size=2)])
     ref = system.ref("a")
     gate = await blocked(kit, ref, "a")
     ref.try_tell(("n", 1))
@@ -59,7 +53,7 @@ async def test_try_tell_fails_fast_and_tell_waits_for_room() -> None:
 
 async def test_blocked_senders_are_served_first_come_first_served() -> None:
     kit = Kit()
-    system = await started(kit, kit.spec("a", mailbox_size=1))
+    system = await started(kit, [kit.spec("a", mailbox_size=1)])
     ref = system.ref("a")
     gate = await blocked(kit, ref, "a")
     ref.try_tell(("n", 0))
@@ -79,7 +73,7 @@ async def test_blocked_senders_are_served_first_come_first_served() -> None:
 
 async def test_ask_times_out_and_a_stale_ask_is_never_handled() -> None:
     kit = Kit()
-    system = await started(kit, kit.spec("a"))
+    system = await started(kit, [kit.spec("a")])
     ref = system.ref("a")
     with pytest.raises(asyncio.TimeoutError):
         await ref.ask(("sleep", 0.2), timeout=0.02)
@@ -94,7 +88,7 @@ async def test_ask_times_out_and_a_stale_ask_is_never_handled() -> None:
 
 async def test_crash_while_handling_an_ask_fails_that_asker_with_the_exception() -> None:
     kit = Kit()
-    system = await started(kit, kit.spec("a"))
+    system = await started(kit, [kit.spec("a")])
     ref = system.ref("a")
     with pytest.raises(Boom, match="bad input"):
         await ref.ask(("crash", "bad input"), timeout=2)
@@ -106,7 +100,7 @@ async def test_crash_while_handling_an_ask_fails_that_asker_with_the_exception()
 async def test_messages_queued_behind_a_crash_reach_the_next_incarnation() -> None:
     """Documented choice: the mailbox belongs to the ref, so only the crashing message is lost."""
     kit = Kit()
-    system = await started(kit, kit.spec("a"))
+    system = await started(kit, [kit.spec("a")])
     ref = system.ref("a")
     first = await ref.ask(("whoami",), timeout=2)
     gate = await blocked(kit, ref, "a")
@@ -122,7 +116,7 @@ async def test_messages_queued_behind_a_crash_reach_the_next_incarnation() -> No
 
 async def test_gone_actor_fails_queued_asks_and_refuses_new_messages() -> None:
     kit = Kit()
-    system = await started(kit, kit.spec("a", restart="temporary"), kit.spec("b"))
+    system = await started(kit, [kit.spec("a", restart="temporary"), kit.spec("b")])
     ref = system.ref("a")
     gate = await blocked(kit, ref, "a")
     await ref.tell(("crash", "x"))
@@ -142,7 +136,7 @@ async def test_gone_actor_fails_queued_asks_and_refuses_new_messages() -> None:
 
 async def test_ref_lookup_by_path() -> None:
     kit = Kit()
-    system = await started(kit, kit.spec("a"), kit.sup_spec("sup", [kit.spec("w")]))
+    system = await started(kit, [kit.spec("a"), kit.sup_spec("sup", [kit.spec("w")])])
     assert system.ref("sup/w") is system.ref("sup/w")
     assert await system.ref("sup/w").ask(("echo", 7), timeout=2) == 7
     with pytest.raises(LookupError):

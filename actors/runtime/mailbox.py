@@ -41,6 +41,8 @@ class Mailbox:
         return self._closed
 
     def _space(self) -> int:
+        # Freed slots go straight to the oldest waiting sender (reserved), so while anyone waits
+        # this is 0 and newcomers, try_tell included, cannot overtake them.
         return self.maxsize - len(self._items) - self._reserved
 
     def _append(self, envelope: Envelope) -> None:
@@ -59,7 +61,7 @@ class Mailbox:
     def put_nowait(self, envelope: Envelope) -> None:
         if self._closed:
             raise ActorStopped("mailbox closed")
-        if self._space() <= 0 or self._putters:
+        if self._space() <= 0:
             raise MailboxFull(f"mailbox full ({self.maxsize})")
         self._append(envelope)
 
@@ -68,7 +70,7 @@ class Mailbox:
         while True:
             if self._closed:
                 raise ActorStopped("mailbox closed")
-            if self._space() > 0 and not self._putters:
+            if self._space() > 0:
                 self._append(envelope)
                 return
             fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -118,7 +120,6 @@ class Mailbox:
             fut = self._putters.popleft()
             if not fut.done():
                 fut.set_result(False)
-        self.interrupt()
         return drained
 
     def reopen(self) -> None:

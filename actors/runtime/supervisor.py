@@ -210,11 +210,12 @@ class Supervisor:
 
     async def _stop_children(self, children: Sequence[_Child], override: float | None = None) -> None:
         for child in reversed(list(children)):
-            proc, child.proc = child.proc, None
+            proc = child.proc
             if proc is None:
                 continue
             timeout = child.spec.shutdown_timeout if override is None else override
-            await proc.stop(timeout, override)
+            await proc.stop(timeout, override)  # if we are killed meanwhile, kill() still sees it
+            child.proc = None
             self._registry.emit("stopped", child.path)
 
     async def shutdown(self, override: float | None = None) -> None:
