@@ -6,6 +6,12 @@
   escalation to the parent, exponential restart backoff, ordered graceful stop.
 - ``ActorSystem``: the root; ``ref("sup/child")``, ``status()``, ``stop()``, ``on_escalate``.
 - ``policy``: the pure supervision decisions, usable alone.
+
+Mailboxes belong to refs, not to incarnations (OTP drops a dead process's mailbox): a restart
+keeps queued messages and drops only the one being handled when the crash happened. Accepted work
+is not lost to an unrelated crash, blocked senders simply keep waiting (backpressure holds), and a
+poison message cannot crash-loop the actor. A mailbox is closed, failing queued asks with
+ActorStopped, only when its actor will not come back.
 """
 
 from .actor import Actor, ActorRef

@@ -22,7 +22,10 @@ class Actor:
     ``on_stop`` runs after a graceful stop, a normal exit and a crash in ``receive`` (bounded by
     the child's ``shutdown_timeout``), but only if ``on_start`` completed, and not after a brutal
     kill. A restart creates a new instance from the ChildSpec factory, so state never leaks from
-    a crashed incarnation.
+    a crashed incarnation. ``on_start`` is not time-bounded: keep it short.
+
+    Never ``await self.ref.tell(...)`` from inside ``receive``: with a full mailbox the actor
+    would wait for itself. Use ``try_tell`` there, or tell from a task the actor owns.
     """
 
     ref: ActorRef  # set by the runtime before on_start
