@@ -24,8 +24,13 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest --skip-slow $(PYTEST_ARGS)
 
+# One file, dist/imagepipe; the self-test fails the target if the frozen pool or libvips is broken.
+# The lock (shared with tests/test_executable.py) keeps two builds from writing dist/ at once.
 dist: $(STAMP)
-	$(BIN)/pyinstaller --noconfirm --clean build.spec
+	mkdir -p build
+	flock build/.imagepipe-build.lock $(BIN)/pyinstaller --noconfirm --clean build.spec
+	./dist/imagepipe version
+	./dist/imagepipe _selftest spawn > /dev/null
 
 clean:
 	rm -rf build dist

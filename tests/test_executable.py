@@ -51,8 +51,9 @@ def is_stale(executable: Path) -> bool:
 
 @pytest.fixture(scope="module")
 def executable() -> Path:
-    """``dist/imagepipe``, rebuilt only if stale; a lock keeps parallel sessions from building twice."""
-    lock_path = REPO / "build" / ".test-executable.lock"
+    """``dist/imagepipe``, rebuilt only if stale; the lock (shared with ``make dist``) keeps parallel
+    sessions from building into dist/ at the same time."""
+    lock_path = REPO / "build" / ".imagepipe-build.lock"
     lock_path.parent.mkdir(exist_ok=True)
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
