@@ -12,6 +12,7 @@ Settings chosen by measurement on the corpus phone photos (libvips 8.18, libjpeg
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable
 
@@ -22,6 +23,7 @@ from .options import Rendition
 
 PROGRESSIVE_MIN_SIDE = 400
 FAST_PROBE_MIN_PIXELS = 1_000_000  # below this a real encode is as cheap as a probe
+PROGRESSIVE_RATIO = 0.955  # progressive/baseline size at 4:2:0, measured on the corpus photos
 AVIF_QUALITY_OFFSET = 25  # AVIF q55 looks like JPEG q80; keep the spec's JPEG-scale numbers
 AVIF_EFFORT = 2  # libaom speed: higher effort costs seconds per 12 MP for ~5% bytes
 WEBP_EFFORT = 4
@@ -53,37 +55,73 @@ def encoder(image: pyvips.Image, fmt: str) -> budget.Encoder:
     raise ValueError(f"unknown format {fmt}")
 
 
-def _fast_jpeg_search(image: pyvips.Image, quality: int, max_bytes: int, floor: int, first: bytes) -> budget.Fit:
-    """Search with cheap baseline probes, then one progressive encode at the found quality."""
+def _fast_jpeg_fit(
+    image: pyvips.Image, quality: int, max_bytes: int, floor: int, size_hint: float | None
+) -> budget.Fit:
+    """Large progressive JPEG: decide with cheap baseline probes, encode progressive once.
+
+    A baseline encode costs ~1/5 of a progressive one and progressive output is ~0.955 of it, so
+    one baseline probe tells whether the budget binds before the expensive encode is spent. The
+    probe is skipped when `size_hint` (the source JPEG's bytes for this many pixels) says the
+    budget is far away.
+    """
     final = encoder(image, "jpeg")
 
     def probe(q: int) -> bytes:
         return image.jpegsave_buffer(Q=q, subsample_mode="on", keep=_NO_METADATA)
 
+    if size_hint is not None and size_hint <= max_bytes:
+        data = final(quality)
+        if len(data) <= max_bytes:
+            return budget.Fit(quality, data, len(data), 1)
+        baseline = probe(quality)
+        return _search_then_encode(probe, final, baseline, len(data) / len(baseline), quality, max_bytes, floor, 2)
     baseline = probe(quality)
-    ratio = len(first) / max(len(baseline), 1)  # progressive is usually ~0.95 of baseline
+    ratio = PROGRESSIVE_RATIO
+    probes = 1
+    if len(baseline) * ratio <= max_bytes * 0.99:
+        data = final(quality)
+        probes += 1
+        if len(data) <= max_bytes:
+            return budget.Fit(quality, data, len(data), probes)
+        ratio = len(data) / len(baseline)  # this picture's own ratio, for the search below
+    return _search_then_encode(probe, final, baseline, ratio, quality, max_bytes, floor, probes)
+
+
+def _search_then_encode(
+    probe: budget.Encoder,
+    final: budget.Encoder,
+    baseline: bytes,
+    ratio: float,
+    quality: int,
+    max_bytes: int,
+    floor: int,
+    probes: int,
+) -> budget.Fit:
     fit = budget.search(probe, quality, int(max_bytes / ratio), floor, first=baseline)
+    probes += fit.probes
     if fit.data is None:
-        return budget.Fit(floor, None, int(fit.smallest_size * ratio), fit.probes + 1)
+        return budget.Fit(floor, None, int(fit.smallest_size * ratio), probes)
     q = fit.quality
     data = final(q)
+    probes += 1
     while len(data) > max_bytes and q > floor:  # the ratio was off: step down, rarely taken
         q = max(floor, q - 2)
         data = final(q)
+        probes += 1
     if len(data) > max_bytes:
-        return budget.Fit(floor, None, len(data), fit.probes + 2)
-    return budget.Fit(q, data, len(data), fit.probes + 2)
+        return budget.Fit(floor, None, len(data), probes)
+    return budget.Fit(q, data, len(data), probes)
 
 
-def _fit(image: pyvips.Image, fmt: str, quality: int, max_bytes: int, floor: int) -> budget.Fit:
-    encode = encoder(image, fmt)
-    first = encode(quality)
-    if len(first) <= max_bytes:
-        return budget.Fit(quality, first, len(first), 1)
-    large_progressive = fmt == "jpeg" and image.width * image.height >= FAST_PROBE_MIN_PIXELS
-    if large_progressive and jpeg_options(image.width, image.height, quality)["interlace"]:
-        return _fast_jpeg_search(image, quality, max_bytes, floor, first)
-    return budget.search(encode, quality, max_bytes, max(1, min(floor, quality)), first=first)
+def _fit(
+    image: pyvips.Image, fmt: str, quality: int, max_bytes: int, floor: int, size_hint: float | None = None
+) -> budget.Fit:
+    floor = max(1, min(floor, quality))
+    large = image.width * image.height >= FAST_PROBE_MIN_PIXELS
+    if fmt == "jpeg" and large and jpeg_options(image.width, image.height, quality)["interlace"]:
+        return _fast_jpeg_fit(image, quality, max_bytes, floor, size_hint)
+    return budget.search(encoder(image, fmt), quality, max_bytes, floor)
 
 
 Shrinker = Callable[[Any, float], Any]
@@ -91,10 +129,17 @@ Fitter = Callable[[Any, str, int, int, int], budget.Fit]
 
 
 def encode_within(
-    image: pyvips.Image, variant: str, fmt: str, quality: int, max_bytes: int, floor: int
+    image: pyvips.Image,
+    variant: str,
+    fmt: str,
+    quality: int,
+    max_bytes: int,
+    floor: int,
+    size_hint: float | None = None,
 ) -> Rendition:
     """Encode at `quality`, lower quality down to `floor` to meet `max_bytes`, and only then shrink."""
-    return fit_rendition(image, (image.width, image.height), variant, fmt, quality, max_bytes, floor, _fit, _shrink)
+    fit = functools.partial(_fit, size_hint=size_hint)
+    return fit_rendition(image, (image.width, image.height), variant, fmt, quality, max_bytes, floor, fit, _shrink)
 
 
 def fit_rendition(

@@ -30,13 +30,21 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
         # libvips would otherwise re-run the sequential decode, which JPEG cannot do twice.
         image = decode_source(source, header, variants[0].max_side).copy_memory()
         renditions: list[Rendition] = []
+        # A JPEG source's own bytes per pixel bound what a re-encode at photo quality takes; it
+        # lets the encoder skip a probe when the budget clearly cannot bind.
+        source_bpp = len(source) / (header.width * header.height) if header.format == "jpeg" else None
         for spec in variants:
-            image = resize_to_fit(image, spec.max_side)
-            if spec is not variants[-1]:
-                image = image.copy_memory()  # the next, smaller variant is cut from this one
+            resized = resize_to_fit(image, spec.max_side)
+            if resized is not image and spec is not variants[-1]:
+                resized = resized.copy_memory()  # the next, smaller variant is cut from this one
+            image = resized
+            hint = source_bpp * image.width * image.height if source_bpp else None
             for fmt in options.formats:
                 renditions.append(
-                    encode_within(image, spec.name, fmt, spec.quality, spec.max_bytes, options.quality_floor)
+                    encode_within(
+                        image, spec.name, fmt, spec.quality, spec.max_bytes, options.quality_floor,
+                        size_hint=hint if fmt == "jpeg" else None,
+                    )
                 )
         tiny = tiny_rgb(image)
     except pyvips.Error as exc:
