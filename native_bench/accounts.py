@@ -15,12 +15,10 @@ from urllib.parse import unquote
 
 import aiohttp
 
+from .errors import BenchError
+
 MAIL_WAIT_S = 30.0
 _TOKEN = re.compile(r"token=([^\s&\"'<>]+)")
-
-
-class BenchError(Exception):
-    """A problem the operator must fix (wrong URL, verification impossible, server error)."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import psutil
 
-from .accounts import BenchError
+from .errors import BenchError
 from .cpuprobe import cores
 from .codec import BACKENDS, run_codec, transcode_options
 from .pipeline import run_pipeline

@@ -13,10 +13,12 @@ import resource
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .errors import BenchError
 from .progress import Progress
 from .stats import CodecFigures
 
@@ -105,7 +107,19 @@ def run_codec(
     progress: bool = True,
 ) -> CodecFigures:
     """Time ``repeat`` passes over the images that transcode; report the ones that do not."""
-    _backend_function(backend)  # fail here, not in a worker, when the backend is missing
+    try:
+        _backend_function(backend)  # fail here, not in a worker, when the backend is missing
+    except ImportError as exc:
+        raise BenchError(f"backend {backend} is not available in this build: {exc}") from None
+    try:
+        return _timed_runs(paths, backend, workers, repeat, vips_concurrency, options, progress)
+    except BrokenProcessPool:
+        raise BenchError(f"a {backend} worker died (out of memory, or a crash in the codec); "
+                         f"try fewer workers or smaller images") from None
+
+
+def _timed_runs(paths: Sequence[Path], backend: str, workers: int, repeat: int, vips_concurrency: int,
+                options: Any, progress: bool) -> CodecFigures:
     with _pool(workers, vips_concurrency) as pool:
         warm = _warm(pool, workers, backend, paths, options)
         failures = tuple(sorted({(p.name, s.error) for p, s in zip(paths, warm) if s.error}))
@@ -133,6 +147,7 @@ def run_codec(
         peak_rss_mb=max(peak.values(), default=0.0),
         vips_concurrency=vips_concurrency,
         failures=failures,
+        repeat=repeat,
     )
 
 

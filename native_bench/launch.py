@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psutil
 
+from .errors import BenchError
+
 READY_TIMEOUT_S = 180.0  # first start runs initdb for the embedded PostgreSQL
 STOP_TIMEOUT_S = 60.0
 
@@ -77,7 +79,7 @@ class LocalServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with code {self.proc.returncode}:\n{self.log_tail()}")
+                raise BenchError(f"the bench server exited with code {self.proc.returncode}:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"{self.base_url}/readyz", timeout=2) as resp:
                     if resp.status == 200:
@@ -85,7 +87,7 @@ class LocalServer:
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"server not ready after {timeout:.0f}s:\n{self.log_tail()}")
+        raise BenchError(f"the bench server was not ready after {timeout:.0f}s:\n{self.log_tail()}")
 
     def stop(self) -> int | None:
         """SIGTERM (graceful drain), then SIGKILL of what we started if it hangs."""

@@ -12,12 +12,13 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Coroutine, Sequence
 from urllib.parse import urljoin
 
 import aiohttp
 
-from .accounts import BenchError, Target, account_names, create_account, expect
+from .accounts import Target, account_names, create_account, expect
+from .errors import BenchError
 from .cpuprobe import CpuProbe, cores, share
 from .launch import start_server
 from .progress import Progress, say
@@ -185,6 +186,8 @@ async def drive(target: Target, items: Sequence[Upload], workers: int, clients: 
 
         # Warm-up: pool workers start lazily and the first image of each pays imports.
         say(f"pipeline: warm-up ({workers} upload(s))", progress)
+        # Round-robin over the set as a whole, so the uploaded mix matches the codec run's whenever
+        # clients x uploads is a multiple of the image count (the ratio compares like with like).
         warm = await asyncio.gather(*(upload_once(session, base, tokens[0], items[i % len(items)]) for i in range(workers)))
         statuses = await asyncio.gather(*(wait_published(session, base, tokens[0], pid) for pid, _ in warm))
         if not any(status == "published" for status, _ in statuses):
@@ -198,7 +201,8 @@ async def drive(target: Target, items: Sequence[Upload], workers: int, clients: 
         cpu_before = probe.sample() if probe else None
         try:
             await asyncio.gather(*(
-                _client(session, base, tokens[c], [items[(c + k) % len(items)] for k in range(uploads)], tally, bar)
+                _client(session, base, tokens[c], [items[(c * uploads + k) % len(items)] for k in range(uploads)],
+                        tally, bar)
                 for c in range(clients)
             ))
         finally:
@@ -242,14 +246,21 @@ def run_pipeline(
     items = [Upload.load(p) for p in paths]
     if url:
         outbox = Path(data_dir) / "outbox" if data_dir else None
-        return asyncio.run(drive(Target(url, outbox, token), items, workers, clients, uploads, progress))
+        return _run(drive(Target(url, outbox, token), items, workers, clients, uploads, progress), url)
     say(f"pipeline: starting a server with {workers} worker(s)", progress)
     server = start_server(workers, parent_dir=data_dir, config=config)
     try:
         probe = CpuProbe(server.proc.pid, server.data_dir / "pg")
-        return asyncio.run(drive(Target(server.base_url, server.outbox, token), items, workers, clients, uploads,
-                                 progress, probe))
+        target = Target(server.base_url, server.outbox, token)
+        return _run(drive(target, items, workers, clients, uploads, progress, probe), server.base_url)
     except BenchError as exc:
         raise BenchError(f"{exc}\n--- server log (tail) ---\n{server.log_tail()}") from None
     finally:
         server.stop()
+
+
+def _run(run: Coroutine[Any, Any, PipelineFigures], url: str) -> PipelineFigures:
+    try:
+        return asyncio.run(run)
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise BenchError(f"lost the connection to {url}: {exc.__class__.__name__} {exc}") from None

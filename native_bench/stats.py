@@ -59,6 +59,7 @@ class CodecFigures:
     peak_rss_mb: float  # the largest worker's peak resident set
     vips_concurrency: int = 1
     failures: tuple[tuple[str, str], ...] = ()  # (file, "code: message")
+    repeat: int = 1  # passes over the set: images // repeat is the number of distinct images
 
     @property
     def images_per_s(self) -> float:
@@ -185,13 +186,17 @@ def target_checks(codec: Sequence[CodecFigures], pipeline: PipelineFigures | Non
         ))
     if pipeline is not None:
         bare = _by_backend(codec, "vips").get(pipeline.workers)
+        uploaded = pipeline.published + pipeline.failed
+        image_count = bare.images // bare.repeat if bare else 0
         checks.append(Check(
             "pipeline_vs_codec",
             _ratio(pipeline.uploads_per_s, bare.images_per_s) if bare else None,
             PIPELINE_VS_CODEC_MIN, True,
             f"{pipeline.uploads_per_s:.2f} uploads/s vs codec "
             + (f"{bare.images_per_s:.2f} images/s" if bare else "(not measured)")
-            + f" at {pipeline.workers} worker(s)",
+            + f" at {pipeline.workers} worker(s)"
+            + (f" (image mix differs: {uploaded} uploads of {image_count} images)"
+               if bare and image_count and uploaded % image_count else ""),
         ))
         p99 = percentile([s * 1000 for s in pipeline.api_s], 99)
         checks.append(Check(

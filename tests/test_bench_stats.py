@@ -71,6 +71,9 @@ def test_pipeline_targets_use_codec_at_its_worker_count() -> None:
     assert checks["api_p99_ms"].ok is True
     slow_api = {c.name: c for c in target_checks(runs, pipeline(api_ms=(5.0,) * 90 + (80.0,) * 10))}
     assert slow_api["api_p99_ms"].ok is False
+    assert "mix" not in checks["pipeline_vs_codec"].detail  # 40 uploads of 10 images: same mix
+    few = PipelineFigures(2, 2, published=3, failed=0, wall_s=1.0, e2e_s=(1.0,), api_s=(0.01,), peak_queue=2)
+    assert "image mix differs" in target_checks(runs, few)[0].detail
     unmatched = {c.name: c for c in target_checks([codec("vips", 1, 2.0, 400)], pipeline(workers=2))}
     assert unmatched["pipeline_vs_codec"].ok is None  # not measured is not a pass
 
