@@ -249,3 +249,14 @@ def kill_busy_worker(server_pid: int, timeout: float = 30.0) -> int:
                 workers = pool_workers(server_pid)
         time.sleep(0.0005)
     raise AssertionError("no pool worker was seen computing")
+
+
+def sleepy_transcode(source: bytes, options=None):  # type: ignore[no-untyped-def]
+    """The real transcode after a quarter second, as a big photo would take: small test photos
+    finish in milliseconds, too fast for an outage to land while jobs are in flight."""
+    import time
+
+    from actors.transcode import TranscodeOptions, transcode
+
+    time.sleep(0.25)
+    return transcode(source, options or TranscodeOptions())
