@@ -1,12 +1,15 @@
-"""Actor callbacks misbehaving: a hanging on_stop after a crash, a cancellation escaping receive,
-a factory that hands back an old instance."""
+"""Things going wrong around the actors: a hanging on_stop after a crash, a cancellation escaping
+receive, a factory that hands back an old instance, stop() during start(), a supervisor bug."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from actors import Actor, ChildSpec, RestartIntensityExceeded
+import pytest
+
+from actors import Actor, ActorStopped, ActorSystem, ChildSpec, RestartIntensityExceeded
+from actors.runtime import supervisor as supervisor_module
 from test_actors_kit import Kit, eventually, started
 
 
@@ -59,3 +62,46 @@ async def test_a_factory_returning_a_used_instance_is_refused_not_reused() -> No
     assert isinstance(told[0], RestartIntensityExceeded)
     failures = [e.reason for e in kit.events if e.kind == "crashed"][1:]
     assert failures and all("already ran" in str(r) for r in failures)
+
+
+class SlowStart(Actor):
+    def __init__(self, gate: asyncio.Event, journal: list[str]) -> None:
+        self.gate, self.journal = gate, journal
+
+    async def on_start(self) -> None:
+        await self.gate.wait()
+        self.journal.append("started")
+
+    async def on_stop(self) -> None:
+        self.journal.append("stopped")
+
+
+async def test_stop_while_starting_leaves_nothing_running() -> None:
+    gate, journal = asyncio.Event(), []
+    kit = Kit()
+    system = ActorSystem([ChildSpec("slow", lambda: SlowStart(gate, journal)), kit.spec("later")])
+    starting = asyncio.create_task(system.start())
+    await asyncio.sleep(0.01)
+    stopping = asyncio.create_task(system.stop())
+    await asyncio.sleep(0.01)
+    gate.set()
+    with pytest.raises(ActorStopped):
+        await asyncio.wait_for(starting, 2)
+    await asyncio.wait_for(stopping, 2)
+    assert journal == ["started", "stopped"] and kit.created["later"] == 0
+    with pytest.raises(ActorStopped):
+        await system.ref("slow").tell("hello")
+
+
+async def test_a_failure_inside_the_supervisor_itself_stops_children_and_escalates(monkeypatch) -> None:
+    def broken(*args: Any) -> list[str]:
+        raise RuntimeError("bug in a decision")
+
+    monkeypatch.setattr(supervisor_module, "restart_group", broken)
+    kit = Kit()
+    told: list[BaseException] = []
+    system = await started(kit, [kit.spec("a"), kit.spec("b")], on_escalate=told.append)
+    await system.ref("a").tell(("crash",))
+    await asyncio.wait_for(system.wait_stopped(), 2)
+    assert [str(r) for r in told] == ["bug in a decision"]
+    assert kit.journal.kinds("stop") == ["a", "b"]  # a after its crash, b by the failing supervisor

@@ -221,6 +221,8 @@ async def test_failed_start_stops_the_started_siblings_in_reverse() -> None:
         await system.start()
     assert caught.value.path == "c" and isinstance(caught.value.__cause__, Boom)
     assert kit.journal == [("start", "a"), ("start", "b"), ("stop", "b"), ("stop", "a")]
+    with pytest.raises(ActorStopped):
+        await system.ref("a").tell(("echo", 1))  # refused, not queued for nobody
 
 
 async def test_restart_whose_on_start_keeps_failing_escalates_instead_of_looping() -> None:

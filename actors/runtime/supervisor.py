@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any, Callable, Iterator, Sequence, Union
 
 from .actor import Actor, ExitCallback, _await_cancelled, _Incarnation
-from .errors import ChildStartError, RestartIntensityExceeded
+from .errors import ActorStopped, ChildStartError, RestartIntensityExceeded
 from .policy import (RESTART_TYPES, STRATEGIES, Backoff, RestartIntensity, RestartType, Strategy,
                      restart_group, should_restart)
 from .registry import Registry
@@ -118,6 +118,8 @@ class Supervisor:
                 except Exception as exc:
                     raise ChildStartError(child.path, exc) from exc
                 registry.emit("started", child.path)
+                if self._stop_requested:  # stop() arrived while we were starting
+                    raise ActorStopped(f"{self.path or self.name} was stopped while starting")
         except asyncio.CancelledError:
             self.abort()
             raise
@@ -153,11 +155,16 @@ class Supervisor:
 
     async def _supervise(self) -> None:
         gave_up: BaseException | None = None
-        while gave_up is None:
-            child, proc, reason = await self._exits.get()
-            if child.proc is not proc or child not in self._children:
-                continue  # an incarnation we already replaced or stopped ourselves
-            gave_up = await self._handle_exit(child, reason)
+        try:
+            while gave_up is None:
+                child, proc, reason = await self._exits.get()
+                if child.proc is not proc or child not in self._children:
+                    continue  # an incarnation we already replaced or stopped ourselves
+                gave_up = await self._handle_exit(child, reason)
+        except Exception as exc:  # a bug here must not leave children running unsupervised
+            log.exception("supervisor %s failed", self.path or self.name)
+            await self._stop_children(self._children)
+            gave_up = exc
         if not self._stop_requested and self._notify is not None:
             self._notify(self, gave_up)
 

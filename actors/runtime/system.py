@@ -39,11 +39,17 @@ class ActorSystem:
         self.exit_reason: BaseException | None = None
 
     async def start(self) -> None:
-        """Start every child in order; raises ChildStartError (nothing left running) on failure."""
+        """Start every child in order. Raises ChildStartError if one fails, ActorStopped if stop()
+        was called meanwhile; either way nothing is left running."""
         if self._started:
             raise RuntimeError("ActorSystem.start() called twice")
         self._started = True
-        await self._root.start(self._registry, "", self._root_exited)
+        try:
+            await self._root.start(self._registry, "", self._root_exited)
+        except BaseException:
+            self._registry.retire("")  # nothing runs: senders must not queue into the void
+            self._stopped.set()
+            raise
         self._registry.emit("started", "")
 
     def ref(self, path: str) -> ActorRef:
