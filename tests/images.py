@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import struct
 import zlib
 
-from PIL import Image, ImageCms, ImageDraw
+import pyvips
+from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageStat
 
 # Pillow transpose that maps a stored picture to its upright view, per EXIF orientation.
 _DISPLAY = {
@@ -177,6 +179,34 @@ def broken_exif_jpeg() -> bytes:
     junk = b"Exif\0\0II*\0\xff\xff\xff\x7f" + bytes(range(256)) * 2
     app1 = b"\xff\xe1" + struct.pack(">H", len(junk) + 2) + junk
     return good[:2] + app1 + good[2:]
+
+
+# --- judging outputs as pictures ---
+
+METADATA_FIELD = re.compile(r"^(exif-|xmp-|iptc-|icc-|gps|orientation$)", re.IGNORECASE)
+
+
+def pil(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def mean_abs_diff(a: Image.Image, b: Image.Image) -> float:
+    """Mean absolute difference per channel (0-255) after bringing `b` to `a`'s size."""
+    b = b.convert("RGB").resize(a.size, Image.Resampling.BILINEAR)
+    return sum(ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b)).mean) / 3
+
+
+def assert_clean(data: bytes) -> None:
+    """No EXIF, GPS, XMP, IPTC or ICC left, per libvips and per Pillow and in the raw bytes."""
+    fields = [f for f in pyvips.Image.new_from_buffer(data, "").get_fields() if METADATA_FIELD.match(f)]
+    assert fields == []
+    image = pil(data)
+    assert len(image.getexif()) == 0
+    assert "icc_profile" not in image.info and "exif" not in image.info
+    for marker in (b"Exif\0\0", b"http://ns.adobe.com/xap", b"Photoshop 3.0", b"ICC_PROFILE"):
+        assert marker not in data
 
 
 # --- run inside spawned pool workers (importable by module name "images") ---

@@ -11,7 +11,7 @@ import pyvips
 import pytest
 
 import images
-from actors.transcode import worker_init
+from actors.transcode import TranscodeError, TranscodeResult, transcode, worker_init
 from conftest import corpus_file
 
 MEMORY_LIMIT = 1024**3  # tighter than the default, to show a real photo still fits
@@ -56,3 +56,12 @@ def test_only_the_accepted_loaders_run_in_a_worker(pool) -> None:
 def test_worker_init_turns_the_cache_off_here_too() -> None:
     worker_init(1, memory_limit=None)
     assert pyvips.cache_get_max() == 0
+
+
+def test_errors_and_results_cross_the_process_boundary(pool) -> None:
+    with pytest.raises(TranscodeError) as err:
+        pool.submit(transcode, images.png_bomb()).result(timeout=60)
+    assert err.value.code == "image_too_large" and err.value.final
+    result = pool.submit(transcode, images.jpeg(images.upright())).result(timeout=60)
+    assert isinstance(result, TranscodeResult)
+    assert [r.variant for r in result.renditions] == ["thumbnail", "medium", "original"]
