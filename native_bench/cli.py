@@ -184,8 +184,7 @@ def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = 
         return 130
     host = machine()
     checks = target_checks(codec, best_pipeline(pipelines))
-    rec = recommend(codec, pipelines, host["cores"], host["memory_mb"],
-                    settings.poll_interval_s, settings.job_lease_s)
+    rec = recommend(codec, pipelines, host["cores"], host["memory_mb"])
     print(render(codec, pipelines, checks, rec if show_rec else None, source), end="")
     if args.json_path:
         write_json(args.json_path, document(codec, pipelines, checks, rec, host))

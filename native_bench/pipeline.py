@@ -147,9 +147,12 @@ async def _sample_api(base: str, url: str, token: str, tally: Tally) -> None:
         while not tally.done:
             busy = tally.saturated
             start = time.perf_counter()
-            async with session.get(url) as resp:
-                await resp.read()
-                ok = resp.status == 200
+            try:
+                async with session.get(url) as resp:
+                    await resp.read()
+                    ok = resp.status == 200
+            except aiohttp.ClientError:  # the clients will report a server that went away
+                ok = False
             if ok:
                 tally.api_s.append((time.perf_counter() - start, busy))
             await asyncio.sleep(API_SAMPLE_GAP_S)

@@ -15,6 +15,7 @@ API_P99_MAX_MS = 50.0  # the API stays responsive while the pool is saturated
 
 # Recommendation knobs (why each value is what it is is said where it is used).
 NEAR_BEST = 0.95
+BUSY_ENOUGH = 0.95  # a saturated pool busier than this is not waiting on the pipeline
 MEMORY_SHARE = 0.7
 BACKLOG_SECONDS = 120.0
 BACKLOG_MIN = 20
@@ -245,8 +246,6 @@ def recommend(
     pipelines: Sequence[PipelineFigures],
     cores: int,
     memory_mb: float | None,
-    poll_interval_s: float = 2.0,
-    job_lease_s: float = 30.0,
 ) -> Recommendation | None:
     """Settings for this machine from what was measured; None when nothing was measured."""
     ours = _by_backend(codec, "vips")
@@ -278,13 +277,17 @@ def recommend(
     vips_concurrency = max(1, cores // workers)
     reasons.append(f"vips_concurrency = {vips_concurrency}: {cores} core(s) / {workers} worker(s)")
 
-    # Enough staged jobs that workers never wait for the next claim, but never so many that a job
-    # sits in a mailbox longer than half its lease (it would be claimed twice).
-    want = max(2 * workers, math.ceil(throughput * poll_interval_s))
-    ceiling = max(2 * workers, math.floor(throughput * job_lease_s / 2))
-    mailbox = min(want, ceiling)
-    reasons.append(f"mailbox_size = {mailbox}: covers one {poll_interval_s:g} s claim interval, "
-                   f"under half the {job_lease_s:g} s lease")
+    # mailbox_size is every job held at once: the pool's plus those being fetched or published.
+    # Twice the workers is the server's default; more only if the pool was seen waiting for work.
+    mailbox = 2 * workers
+    starved = [p for p in pipelines if p.workers == workers and p.pool_busy_avg is not None
+               and p.pool_busy_avg < workers * BUSY_ENOUGH]
+    if starved:
+        mailbox = 3 * workers
+        reasons.append(f"mailbox_size = {mailbox}: the pool was only {starved[0].pool_busy_avg:.2f} of {workers} "
+                       f"busy while saturated; stage more jobs around it")
+    else:
+        reasons.append(f"mailbox_size = {mailbox}: {workers} transcoding plus as many fetching or publishing")
 
     # Past about two minutes of queued work, an upload is better told to come back later.
     backlog = max(BACKLOG_MIN, math.ceil(throughput * BACKLOG_SECONDS))
