@@ -22,7 +22,7 @@ from server.readiness import Readiness
 from server.storage import ObjectNotFound, StoreUnavailable, create_store
 from test_pipeline_hooks import (
     POISON_MARKER, SLOW_MARKER, insert_processing_post, insert_user, make_small_jpeg, poison_transcode,
-    post_states, slow_transcode, wait_until,
+    post_states, sleepy_transcode, slow_transcode, wait_until,
 )
 
 
@@ -223,3 +223,23 @@ async def test_drain_hands_unfinished_jobs_back_with_their_attempt(db_pool, stor
 
 async def _busy_n(pipeline: Pipeline, n: int) -> bool:
     return pipeline.metrics.pool_busy >= n
+
+
+async def test_a_crashed_transcode_stage_restarts_and_gives_its_jobs_back(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
+    await add_posts(db_pool, store, [small_jpeg] * 6)
+    pipeline = Pipeline(db_pool, store, config(transcode=sleepy_transcode))
+    await pipeline.start()
+    try:
+        await wait_until(lambda: _busy(pipeline), 30, 0.01)
+        old_pids = await pipeline.worker_pids()
+        await pipeline.ctx.ref("transcoder").tell("not a message it knows")  # crashes it
+        await wait_until(lambda: all_settled(db_pool), 90)
+        new_pids = await pipeline.worker_pids()
+    finally:
+        await pipeline.close()
+    assert await post_states(db_pool) == {"published": 6}
+    assert len(await variants(db_pool)) == 18
+    assert pipeline.metrics.jobs_deferred >= 1 and pipeline.metrics.jobs_succeeded == 6
+    assert not set(old_pids) & set(new_pids), "the crashed stage's pool went down with it"
+    async with db_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT max(attempts) FROM jobs") == 1, "giving back costs no attempt"

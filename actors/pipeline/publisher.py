@@ -45,6 +45,8 @@ class Publisher(Actor):
         if not isinstance(message, Publish):
             raise ValueError(f"publisher got {message!r}")
         job, result = message.job, message.result
+        if not self.ctx.tracker.holds(job):
+            return  # given back when a stage restarted; whoever holds it now publishes it
         cfg = self.ctx.config
         try:
             await asyncio.gather(*(

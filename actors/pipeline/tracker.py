@@ -36,6 +36,12 @@ class Tracker:
     def free(self) -> int:
         return max(0, self.capacity - len(self._held))
 
+    def holds(self, job: object) -> bool:
+        """This very claim is still held: a message about a job given back (or given back and
+        claimed again, which makes a new claim object) is stale and must be dropped."""
+        held = self._held.get(job.id)  # type: ignore[attr-defined]
+        return held is not None and held.job is job
+
     def ids(self) -> list[int]:
         return sorted(self._held)
 

@@ -97,9 +97,12 @@ class TranscodeSupervisor(Actor):
 
     async def receive(self, message: Any) -> Any:
         if isinstance(message, ClaimedJob):
-            self._spawn(self._fetch(message))
+            if self.ctx.tracker.holds(message):
+                self._spawn(self._fetch(message))
         elif isinstance(message, Fetched):
-            self.pending.append(message.work)
+            # A Fetched left in the mailbox by a crashed predecessor is about a job given back.
+            if self.ctx.tracker.holds(message.work.job):
+                self.pending.append(message.work)
         elif isinstance(message, Finished):
             await self._finished(message)
         elif isinstance(message, PoolReady):

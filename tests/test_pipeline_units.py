@@ -1,0 +1,137 @@
+"""Pure pipeline logic without a pool, a database or a server: failure verdicts, poison selection,
+the suspect-runs-alone rule, slot accounting, config guards and the /metrics text."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures.process import BrokenProcessPool
+from types import SimpleNamespace
+
+import asyncpg
+import pytest
+
+from actors.pipeline import PipelineConfig, variant_key
+from actors.pipeline.decisions import (
+    DEFER, FINAL, POISON, RETRY, classify, may_submit, poison_verdict, split_poison, timeout_verdict,
+)
+from actors.pipeline.tracker import POOL, PUBLISH, Tracker
+from actors.pipeline.pool import WorkerPool
+from actors.transcode import TranscodeError
+from server.http.metrics import render
+
+
+class StoreDown(Exception):
+    pass
+
+
+class Missing(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "code"),
+    [
+        (TranscodeError("image_too_small", "100x68 is too small"), FINAL, "image_too_small"),
+        (TranscodeError("image_corrupt", "flaky decoder", final=False), RETRY, "image_corrupt"),
+        (Missing("gone"), FINAL, "source_missing"),
+        (StoreDown("503"), DEFER, "store_unavailable"),
+        (ConnectionRefusedError(111, "refused"), DEFER, "db_unavailable"),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection"), DEFER, "db_unavailable"),
+        (asyncpg.InterfaceError("connection is closed"), DEFER, "db_unavailable"),
+        (asyncio.TimeoutError(), DEFER, "db_unavailable"),
+        (BrokenProcessPool("gone"), DEFER, "pool_broken"),
+        (ValueError("a bug"), RETRY, "internal_error"),
+    ],
+)
+def test_classify(exc: BaseException, kind: str, code: str) -> None:
+    verdict = classify(exc, not_found=(Missing,), store_errors=(StoreDown,))
+    assert (verdict.kind, verdict.code) == (kind, code)
+    assert verdict.message
+
+
+def test_final_transcode_errors_keep_their_readable_message() -> None:
+    verdict = classify(TranscodeError("image_too_small", "the image is 100x68; at least 150 px needed"))
+    assert verdict.message == "the image is 100x68; at least 150 px needed"
+
+
+def test_poison_and_timeout_verdicts() -> None:
+    assert poison_verdict(3).kind == POISON and "3 times" in poison_verdict(3).message
+    assert timeout_verdict(60).kind == RETRY and "60s" in timeout_verdict(60).message
+
+
+def test_split_poison_by_break_count() -> None:
+    assert split_poison({1: 3, 2: 1, 3: 4, 4: 2}, 3) == ([1, 3], [2, 4])
+    assert split_poison({}, 3) == ([], [])
+
+
+def test_a_suspect_runs_alone() -> None:
+    assert may_submit(False, [], 2)
+    assert may_submit(True, [], 2)  # a suspect may start on an empty pool
+    assert may_submit(False, [False], 2)
+    assert not may_submit(True, [False], 2)  # ...but not beside others
+    assert not may_submit(False, [True], 2)  # ...and nothing joins it
+    assert not may_submit(False, [False, False], 2)  # the pool is full
+
+
+def test_tracker_counts_slots_and_pokes_when_one_frees() -> None:
+    pokes = []
+    tracker = Tracker(3, on_free=lambda: pokes.append(1))
+    for job_id in (1, 2):
+        tracker.add(SimpleNamespace(id=job_id))
+    assert tracker.free == 1 and tracker.ids() == [1, 2] and 2 in tracker
+    tracker.move(2, PUBLISH)
+    tracker.move(1, POOL)
+    assert [j.id for j in tracker.in_stages(PUBLISH)] == [2]
+    tracker.release(2)
+    tracker.release(2)  # twice is harmless and pokes once
+    assert pokes == [1] and tracker.free == 2
+
+
+def test_config_refuses_fork_and_sizes_capacity() -> None:
+    with pytest.raises(ValueError, match="spawn or forkserver"):
+        PipelineConfig(start_method="fork")
+    with pytest.raises(ValueError, match="fork"):
+        WorkerPool(1, "fork", None)
+    assert PipelineConfig(workers=3).capacity == 6
+    assert PipelineConfig(workers=3, mailbox_size=4).capacity == 4
+    assert PipelineConfig(lease_s=30).heartbeat_s == 10
+
+
+def test_variant_keys_follow_the_layout() -> None:
+    import uuid
+
+    post = uuid.UUID(int=1)
+    assert variant_key(post, "thumbnail", "jpeg") == f"posts/{post}/thumbnail.jpg"
+    assert variant_key(post, "medium", "webp") == f"posts/{post}/medium.webp"
+
+
+def test_metrics_text() -> None:
+    text = render({"queued": 3, "running": 2, "dead": 1}, ready=False, pipeline={
+        "in_flight": 2, "pool_busy": 1, "jobs_claimed": 9, "jobs_succeeded": 7, "jobs_failed": 1, "jobs_dead": 1,
+        "jobs_retried": 0, "jobs_deferred": 4, "jobs_lost": 0, "jobs_timed_out": 0, "pool_restarts": 2,
+        "pool_breaks": 1, "leases_reaped": 0,
+    })
+    lines = text.splitlines()
+    assert 'imagepipe_jobs{status="queued"} 3' in lines and 'imagepipe_jobs{status="succeeded"} 0' in lines
+    assert "imagepipe_queue_depth 5" in lines and "imagepipe_ready 0" in lines
+    assert "# TYPE imagepipe_pool_restarts_total counter" in lines and "imagepipe_pool_restarts_total 2" in lines
+    assert text.endswith("\n")
+    assert "imagepipe_pool_busy_workers" not in render({}, ready=True, pipeline=None)
+
+
+async def test_metrics_endpoint_without_a_pipeline(client) -> None:  # type: ignore[no-untyped-def]
+    resp = await client.get("/metrics")
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = await resp.text()
+    assert "imagepipe_queue_depth 0" in text.splitlines() and "imagepipe_ready 1" in text.splitlines()
+
+
+def test_tracker_tells_a_stale_claim_from_the_live_one() -> None:
+    tracker = Tracker(2)
+    first = SimpleNamespace(id=7)
+    tracker.add(first)
+    assert tracker.holds(first)
+    tracker.release(7)
+    again = SimpleNamespace(id=7)  # claimed again after being given back
+    tracker.add(again)
+    assert tracker.holds(again) and not tracker.holds(first)
