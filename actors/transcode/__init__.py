@@ -2,6 +2,10 @@
 
 No aiohttp/asyncpg here: `transcode` is a picklable top-level function over bytes, and
 `worker_init` prepares each worker process (cache off, loaders restricted, memory capped).
+
+Bench yardsticks (same outputs, other strategies): `naive.transcode_naive` (one libvips
+thumbnail_buffer per variant) and `pillow_backend.transcode_pillow`; `python -m
+actors.transcode.cpu_compare FILE...` prints their CPU time per image beside ours.
 """
 
 from .errors import TranscodeError
