@@ -129,9 +129,12 @@ def _timed_runs(paths: Sequence[Path], backend: str, workers: int, repeat: int, 
         samples: list[Sample] = []
         bar = Progress(f"codec {backend} x{workers}", len(jobs), enabled=progress)
         start = time.perf_counter()
-        futures = [pool.submit(transcode_file, backend, j, options) for j in jobs]
+        futures = {pool.submit(transcode_file, backend, j, options): Path(j).name for j in jobs}
+        per_image: dict[str, list[float]] = {}
         for future in as_completed(futures):
-            samples.append(future.result())
+            sample = future.result()
+            samples.append(sample)
+            per_image.setdefault(futures[future], []).append(sample.cpu_s)
             bar.advance()
         wall = time.perf_counter() - start
         bar.close(f"{len(jobs) / wall:.2f} images/s" if wall > 0 and jobs else "")
@@ -148,6 +151,7 @@ def _timed_runs(paths: Sequence[Path], backend: str, workers: int, repeat: int, 
         vips_concurrency=vips_concurrency,
         failures=failures,
         repeat=repeat,
+        cpu_s_by_image=tuple(sorted((name, sum(v) / len(v)) for name, v in per_image.items())),
     )
 
 

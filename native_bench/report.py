@@ -32,6 +32,15 @@ def codec_table(codec: Sequence[CodecFigures]) -> str:
     rows = [(c.backend, c.workers, c.images, c.images_per_s, c.cpu_ms_per_image, c.peak_rss_mb) for c in codec]
     text = "Codec (transcode in a process pool)\n" + table(
         ("backend", "workers", "images", "images/s", "CPU ms/image", "peak RSS MB/worker"), rows)
+    names = sorted({name for c in codec for name, _ in c.cpu_s_by_image})
+    if names and len({c.backend for c in codec}) > 1:  # which inputs make the difference
+        by_backend = {}
+        for c in codec:  # the fewest workers: the least disturbed by the machine
+            if c.backend not in by_backend or c.workers < by_backend[c.backend].workers:
+                by_backend[c.backend] = c
+        rows = [(name, *(dict(c.cpu_s_by_image).get(name, math.nan) * 1000 for c in by_backend.values()))
+                for name in names]
+        text += "\n\nCPU ms per call, by image\n" + table(("image", *by_backend), rows)
     failures: dict[str, str] = {}
     for c in codec:  # one line per file: each backend words the same refusal its own way
         for name, error in c.failures:

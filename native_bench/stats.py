@@ -61,6 +61,7 @@ class CodecFigures:
     vips_concurrency: int = 1
     failures: tuple[tuple[str, str], ...] = ()  # (file, "code: message")
     repeat: int = 1  # passes over the set: images // repeat is the number of distinct images
+    cpu_s_by_image: tuple[tuple[str, float], ...] = ()  # mean CPU per call, per file: which inputs cost
 
     @property
     def images_per_s(self) -> float:
@@ -81,6 +82,7 @@ class CodecFigures:
             "wall_s": _round(self.wall_s, 3),
             "vips_concurrency": self.vips_concurrency,
             "failures": [{"file": f, "error": e} for f, e in self.failures],
+            "cpu_ms_by_image": {name: round(cpu * 1000, 1) for name, cpu in self.cpu_s_by_image},
         }
 
 
@@ -183,7 +185,8 @@ def target_checks(codec: Sequence[CodecFigures], pipeline: PipelineFigures | Non
         ours, pillow = pair
         checks.append(Check(
             "speed_vs_pillow", _ratio(ours.images_per_s, pillow.images_per_s), SPEED_VS_PILLOW_MIN, True,
-            f"{ours.images_per_s:.2f} vs pillow {pillow.images_per_s:.2f} images/s at {ours.workers} worker(s)",
+            f"{ours.images_per_s:.2f} vs pillow {pillow.images_per_s:.2f} images/s at {ours.workers} worker(s); "
+            f"CPU/image {ours.cpu_ms_per_image:.0f} vs {pillow.cpu_ms_per_image:.0f} ms",
         ))
     if pipeline is not None:
         bare = _by_backend(codec, "vips").get(pipeline.workers)
