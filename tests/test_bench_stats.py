@@ -127,12 +127,14 @@ def test_table_aligns_columns() -> None:
 
 
 def test_render_and_json_carry_every_figure(tmp_path) -> None:
-    runs = [codec("vips", 1, 2.0, 400), codec("naive", 1, 1.0, 800)]
+    runs = [dataclasses.replace(codec("vips", 1, 2.0, 400), cpu_s_by_image=(("a.jpg", 0.3), ("b.heif", 0.5))),
+            dataclasses.replace(codec("naive", 1, 1.0, 800), cpu_s_by_image=(("a.jpg", 0.4), ("b.heif", 1.2)))]
     pipe = pipeline(workers=1, rate=1.8)
     checks = target_checks(runs, pipe)
     rec = recommend(runs, [pipe], cores=2, memory_mb=4000)
     text = render(runs, [pipe, pipeline(workers=2, rate=1.0)], checks, rec, "somewhere")
     assert "naive" in text and "cpu_vs_naive" in text and "workers = 1" in text
+    assert [line.split() for line in text.splitlines() if line.startswith("b.heif")] == [["b.heif", "500", "1,200"]]
     out = tmp_path / "b.json"
     write_json(str(out), document(runs, [pipeline(workers=2, rate=1.0), pipe], checks, rec, {"cores": 2}))
     doc = json.loads(out.read_text())
