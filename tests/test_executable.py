@@ -144,17 +144,19 @@ def register_verified_login(server: ServerProcess) -> str:
     return answer["access_token"]
 
 
-def upload(server: ServerProcess, token: str, photo: bytes) -> str:
-    digest = hashlib.sha256(photo).hexdigest()
+def upload(server: ServerProcess, token: str, photo: Path) -> str:
+    data = photo.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    content_type = "image/heif" if photo.suffix == ".heif" else "image/jpeg"
     status, grant = http("POST", f"{server.base_url}/api/v1/posts/upload/init", token=token, body={
-        "filename": "phone.jpg", "content_type": "image/jpeg", "file_size": len(photo), "file_hash": digest,
+        "filename": photo.name, "content_type": content_type, "file_size": len(data), "file_hash": digest,
         "caption": "from the frozen build"})
     assert status == 201 and grant["upload_method"] == "PUT", grant
-    status, answer = http("PUT", grant["presigned_url"], data=photo, headers=grant["upload_headers"])
+    status, answer = http("PUT", grant["presigned_url"], data=data, headers=grant["upload_headers"])
     assert status in (200, 201, 204), answer
     status, answer = http("POST", f"{server.base_url}/api/v1/posts/upload/complete", token=token, body={
         "post_id": grant["post_id"], "upload_token": grant["upload_token"], "file_hash": digest,
-        "file_size": len(photo)})
+        "file_size": len(data)})
     assert status == 200 and answer["status"] == "processing", answer
     return grant["post_id"]
 
@@ -196,15 +198,20 @@ def postgres_binary_dirs(data_dir: Path) -> set[Path]:
     return found
 
 
+def descendants(server: ServerProcess) -> list[psutil.Process]:
+    assert server.proc is not None
+    return psutil.Process(server.proc.pid).children(recursive=True)
+
+
 def stop_cleanly(server: ServerProcess, tmp: Path) -> None:
     assert server.terminate() == 0, server.log_text()[-3000:]
     assert postgres_processes(server.data_dir / "pg") == []
     assert extraction_dirs(tmp) == [], "the bootloader left its extraction dir behind"
 
 
-def test_frozen_server_publishes_an_upload_and_stops_cleanly(executable: Path, private_tmp: Path,
-                                                             tmp_path: Path) -> None:
-    photo = corpus_file("phone-3264x2448.jpg").read_bytes()
+def test_frozen_server_publishes_uploads_and_stops_cleanly(executable: Path, private_tmp: Path,
+                                                           tmp_path: Path) -> None:
+    photo, heif = corpus_file("phone-3264x2448.jpg"), corpus_file("phone-4608x1976.heif")
     data_dir = tmp_path / "data"
     env = server_env(TMPDIR=str(private_tmp))
     server = ServerProcess(data_dir, free_port(), env, command=[str(executable)])
@@ -217,12 +224,17 @@ def test_frozen_server_publishes_an_upload_and_stops_cleanly(executable: Path, p
         check_variants(wait_published(server, token, post_id))
         stop_cleanly(server, private_tmp)
 
-    # A second start reuses the data dir and the PostgreSQL copy already there.
+    # A second start reuses the data dir and the PostgreSQL copy already there; its pool uses
+    # forkserver, and a HEIF upload makes the workers decode HEVC through pillow-heif's libde265.
     installs = sorted((data_dir / "pg-bin").iterdir())
-    again = ServerProcess(data_dir, free_port(), env, command=[str(executable)])
+    env_forkserver = {**env, "IMAGEPIPE_WORKER_START_METHOD": "forkserver"}
+    again = ServerProcess(data_dir, free_port(), env_forkserver, command=[str(executable)])
     with again.start(wait_ready=120):
         assert postgres_binary_dirs(data_dir) == {pg_bin}
         status, post = http("GET", f"{again.base_url}/api/v1/posts/{post_id}", token=token)
         assert status == 200 and post["status"] == "published", post
+        check_variants(wait_published(again, token, upload(again, token, heif)))
+        assert any("multiprocessing.forkserver" in " ".join(p.cmdline()) for p in descendants(again)), \
+            "the pool should run under a forkserver"
         stop_cleanly(again, private_tmp)
     assert sorted((data_dir / "pg-bin").iterdir()) == installs
