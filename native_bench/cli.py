@@ -7,13 +7,15 @@ import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import psutil
 
-from .errors import BenchError
-from .cpuprobe import cores
+from server.config import ConfigError, Settings, load_settings
+
 from .codec import BACKENDS, run_codec, transcode_options
+from .cpuprobe import cores
+from .errors import BenchError
 from .pipeline import run_pipeline
 from .progress import say
 from .report import document, render, write_json
@@ -97,14 +99,14 @@ class Context:
     args: argparse.Namespace
     images: list[Path]
     source: str
-    settings: object | None
+    settings: Settings
 
     @property
     def progress(self) -> bool:
         return not self.args.quiet
 
     @property
-    def options(self):
+    def options(self) -> Any:
         return transcode_options(self.settings)
 
     def codec(self, backend: str, workers: int) -> CodecFigures:
@@ -138,9 +140,8 @@ def machine() -> dict:
     return info
 
 
-def _load_settings(config: str | None):
-    from server.config import load_settings
-
+def _load_settings(config: str | None) -> Settings:
+    """The server's settings (file and environment): the transcode options to bench with."""
     return load_settings(cli={"config": config} if config else {})
 
 
@@ -168,8 +169,9 @@ def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = 
     args.config = args.config or config
     try:
         settings = _load_settings(args.config)
-    except Exception as exc:  # ConfigError lists every problem, one per line
-        print(f"imagepipe bench: config error: {exc}", file=sys.stderr)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"imagepipe bench: config error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     try:
         images, source = resolve_images(args.images)

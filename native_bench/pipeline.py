@@ -18,8 +18,8 @@ from urllib.parse import urljoin
 import aiohttp
 
 from .accounts import Target, account_names, create_account, expect
-from .errors import BenchError
 from .cpuprobe import CpuProbe, cores, share
+from .errors import BenchError
 from .launch import start_server
 from .progress import Progress, say
 from .promtext import gauge, queue_depth

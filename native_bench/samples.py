@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from .errors import BenchError
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".avif", ".tif", ".tiff", ".gif"}
 SAMPLES_VERSION = "v1"
 # (name, width, height, EXIF orientation, noise seed)
@@ -84,10 +86,10 @@ def resolve_images(folder: str | None) -> tuple[list[Path], str]:
     if folder:
         path = Path(folder)
         if not path.is_dir():
-            raise SystemExit(f"imagepipe bench: --images {folder}: not a directory")
+            raise BenchError(f"--images {folder}: not a directory")
         images = list_images(path)
         if not images:
-            raise SystemExit(f"imagepipe bench: --images {folder}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise BenchError(f"--images {folder}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
         return images, str(path)
     corpus = shared_corpus()
     if corpus:
