@@ -47,12 +47,14 @@ def jpeg(image: Image.Image, quality: int = 92, **save: object) -> bytes:
     return out.getvalue()
 
 
-def oriented_jpeg(orientation: int, picture: Image.Image) -> bytes:
-    """A JPEG whose pixels are stored so that applying `orientation` shows `picture` upright."""
+def oriented_jpeg(orientation: int, picture: Image.Image, fmt: str = "JPEG") -> bytes:
+    """A file whose pixels are stored so that applying `orientation` shows `picture` upright."""
     stored = picture.transpose(_STORE[orientation]) if orientation != 1 else picture
     exif = Image.Exif()
     exif[0x0112] = orientation
-    return jpeg(stored, exif=exif.tobytes())
+    out = io.BytesIO()
+    stored.save(out, fmt, exif=exif.tobytes(), **({"quality": 92} if fmt == "JPEG" else {}))
+    return out.getvalue()
 
 
 def noise(width: int, height: int, seed: int = 7) -> Image.Image:

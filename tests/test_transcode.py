@@ -151,6 +151,14 @@ def test_every_exif_orientation_is_shown_upright(orientation: int) -> None:
     assert r > 180 and g < 80 and b < 80
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_exif_orientation_in_png_and_webp(fmt: str) -> None:
+    picture = images.upright()
+    result = transcode(images.oriented_jpeg(6, picture, fmt), SMALL)
+    assert (result.width, result.height) == picture.size
+    assert mean_abs_diff(pil(result.renditions[0].data), picture) < 4
+
+
 def test_orientation_and_downscale_together() -> None:
     picture = images.upright(1200, 800)
     result = transcode(images.oriented_jpeg(6, picture), SMALL)
