@@ -55,3 +55,17 @@ def test_metadata_of_garbage_exif_is_all_none() -> None:
         meta = extract(blob, 10, 20, store_gps=True)
         assert meta["taken_at"] is None and meta["camera_make"] is None
         assert (meta["original_width"], meta["original_height"]) == (10, 20)
+
+
+def test_dominant_color_is_the_largest_family_not_the_largest_cluster() -> None:
+    from PIL import Image, ImageDraw
+
+    from actors.transcode.placeholder import dominant_color
+
+    # 40% flat red beats no single blue shade, but the blue family (60%, in shades) wins.
+    image = Image.new("RGB", (30, 20), (200, 30, 30))
+    draw = ImageDraw.Draw(image)
+    for i, x in enumerate(range(12, 30, 3)):
+        draw.rectangle((x, 0, x + 2, 19), fill=(20, 40, 150 + 8 * i))
+    r, g, b = (int(dominant_color(image)[i : i + 2], 16) for i in (1, 3, 5))
+    assert b > 140 and r < 60

@@ -9,6 +9,8 @@ import pyvips
 from PIL import Image
 
 _SAMPLE_SIDE = 32  # BlurHash keeps only a few DCT components; more pixels add time, not detail
+_CLUSTERS = 8
+_SAME_FAMILY = 48  # RGB distance under which two clusters count as one colour family
 
 
 def tiny_rgb(image: pyvips.Image) -> Image.Image:
@@ -32,10 +34,24 @@ def placeholder(rgb: Image.Image) -> str:
 
 
 def dominant_color(rgb: Image.Image) -> str:
-    """The most common of a few median-cut clusters, as #rrggbb (a better backdrop than the mean)."""
-    quantized = rgb.quantize(colors=5, method=Image.Quantize.MEDIANCUT)
-    palette = quantized.getpalette() or [0, 0, 0]
-    colors = quantized.getcolors() or [(1, 0)]
-    _, index = max(colors)
-    r, g, b = palette[index * 3 : index * 3 + 3]
+    """Colour of the largest family of similar pixels, as #rrggbb (a better backdrop than the mean).
+
+    Median cut splits a big region (a sky) into several near-equal clusters, so the single most
+    common cluster flips between regions on tiny pixel changes; grouping clusters that are close
+    in colour first makes the answer stable.
+    """
+    quantized = rgb.quantize(colors=_CLUSTERS, method=Image.Quantize.MEDIANCUT)
+    palette = quantized.getpalette() or [0, 0, 0] * _CLUSTERS
+    groups: list[tuple[tuple[int, int, int], list[tuple[int, tuple[int, int, int]]]]] = []
+    for count, index in sorted(quantized.getcolors() or [(1, 0)], reverse=True):
+        color = tuple(palette[index * 3 : index * 3 + 3])
+        for seed, members in groups:
+            if sum((a - b) ** 2 for a, b in zip(seed, color)) <= _SAME_FAMILY**2:
+                members.append((count, color))
+                break
+        else:
+            groups.append((color, [(count, color)]))
+    members = max((m for _, m in groups), key=lambda m: sum(c for c, _ in m))
+    total = sum(c for c, _ in members)
+    r, g, b = (round(sum(c * col[i] for c, col in members) / total) for i in range(3))
     return f"#{r:02x}{g:02x}{b:02x}"
