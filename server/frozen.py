@@ -120,13 +120,14 @@ def _prune_old_installs(parent: Path, keep: str) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def install_postgres(data_dir: Path) -> Path:
+def install_postgres(data_dir: Path, bundled: tuple[Path, Path, int] | None = None) -> Path:
     """Copy the bundled PostgreSQL into ``<data_dir>/pg-bin/<fingerprint>`` once; its ``bin`` dir.
 
     The copy goes to a temporary name and is renamed into place, so a crash mid-copy never leaves a
-    half install that later starts look at.
+    half install that later starts look at. ``bundled`` (install dir, .libs dir, major version)
+    defaults to what this build ships.
     """
-    install, libs, major = _bundled_postgres()
+    install, libs, major = bundled or _bundled_postgres()
     parent = data_dir.resolve() / PG_BIN_DIR
     tag = f"{major}-{tree_fingerprint(install, libs)}"
     target = parent / tag
