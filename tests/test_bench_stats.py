@@ -187,3 +187,23 @@ def test_cpu_share_splits_the_machine_and_blames_the_rest_on_others() -> None:
     split = share(before, after, cores=2)
     assert split == {"pool_workers": 50.0, "server": 10.0, "postgres": 5.0, "bench_client": 5.0, "other": 20.0}
     assert share(before, {**after, "wall": 100.0}, cores=2) == {}
+
+
+def test_progress_redraws_on_a_terminal_and_writes_one_line_elsewhere() -> None:
+    import io
+
+    from native_bench.progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, log = Tty(), io.StringIO()
+    for stream in (tty, log):
+        bar = Progress("codec vips x1", 4, stream=stream)
+        for _ in range(4):
+            bar.advance()
+        bar.close("2.00 images/s")
+    assert tty.getvalue().count("\r") == 6 and "[" + "#" * 30 + "] 4/4" in tty.getvalue()
+    assert log.getvalue().count("\n") == 1 and log.getvalue().startswith("codec vips x1: 4/4 in ")
+    assert log.getvalue().rstrip().endswith("2.00 images/s")
