@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 import aiohttp
 
+from .api import call
 from .errors import BenchError
 
 MAIL_WAIT_S = 30.0
@@ -26,20 +27,6 @@ class Target:
     base_url: str
     outbox: Path | None = None  # the target's <data-dir>/outbox, when we can read it
     token: str | None = None  # a verified user's access token, used by every client
-
-
-async def expect(resp: aiohttp.ClientResponse, status: int | tuple[int, ...], what: str) -> dict:
-    """The JSON body of an expected answer, or a BenchError that quotes the server's error."""
-    wanted = (status,) if isinstance(status, int) else status
-    try:
-        body = await resp.json(content_type=None)
-    except (aiohttp.ContentTypeError, ValueError):
-        body = None
-    if resp.status not in wanted:
-        error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
-        detail = f"{error.get('code')}: {error.get('message')}" if error else (await resp.text())[:200]
-        raise BenchError(f"{what}: HTTP {resp.status} {detail}")
-    return body if isinstance(body, dict) else {}
 
 
 def token_from_mail(raw: bytes, recipient: str) -> str | None:
@@ -75,20 +62,21 @@ async def create_account(session: aiohttp.ClientSession, target: Target, name: s
     base = target.base_url
     address = f"{name}@example.com"
     password = secrets.token_urlsafe(18)
-    async with session.post(f"{base}/api/v1/auth/register",
-                            json={"email": address, "username": name, "password": password}) as resp:
-        await expect(resp, 201, "register")
+    await call(session, "POST", f"{base}/api/v1/auth/register", "register", 201,
+               json={"email": address, "username": name, "password": password})
     if target.outbox is not None:
         token = await wait_for_token(target.outbox, address)
-        async with session.post(f"{base}/api/v1/auth/verify-email", json={"token": token}) as resp:
-            await expect(resp, 200, "verify-email")
-    async with session.post(f"{base}/api/v1/auth/login", json={"login": address, "password": password}) as resp:
-        if resp.status == 403 and target.outbox is None:
+        await call(session, "POST", f"{base}/api/v1/auth/verify-email", "verify-email", 200, json={"token": token})
+    try:
+        body = await call(session, "POST", f"{base}/api/v1/auth/login", "login", 200,
+                          json={"login": address, "password": password})
+    except BenchError as exc:
+        if "email_not_verified" in str(exc) and target.outbox is None:
             raise BenchError(
                 "the target requires email verification and its outbox is not readable here: pass "
                 "--token (a verified user's access token) or --data-dir (the target's data dir)"
-            )
-        body = await expect(resp, 200, "login")
+            ) from None
+        raise
     return body["access_token"]
 
 

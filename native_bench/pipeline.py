@@ -17,7 +17,8 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from .accounts import Target, account_names, create_account, expect
+from .accounts import Target, account_names, create_account
+from .api import call, expect
 from .cpuprobe import CpuProbe, cores, share
 from .errors import BenchError
 from .launch import start_server
@@ -29,7 +30,6 @@ PUBLISH_TIMEOUT_S = 300.0
 POLL_FIRST_S, POLL_MAX_S = 0.05, 0.2  # fine at first, then gentle: polling is load on the server too
 API_SAMPLE_GAP_S = 0.05
 METRICS_GAP_S = 0.25
-BUSY_RETRIES = 60
 # Workers transcoding right now: with the pool saturated, anything under ``workers`` means the
 # pipeline starves its pool (claims, hand-offs, publishing), not that the CPU is slow.
 BUSY_GAUGE = "imagepipe_pool_busy_workers"
@@ -75,22 +75,10 @@ class Tally:
         return self.in_flight >= self.workers
 
 
-async def _send(session: aiohttp.ClientSession, method: str, url: str, what: str, status: int, **kwargs) -> dict:
-    """One API call; waits out ``503 Retry-After`` (backlog full, store busy) like a real app."""
-    for _ in range(BUSY_RETRIES):
-        async with session.request(method, url, **kwargs) as resp:
-            if resp.status == 503 and "Retry-After" in resp.headers:
-                delay = float(resp.headers["Retry-After"])
-            else:
-                return await expect(resp, status, what)
-        await asyncio.sleep(min(delay, 5.0))
-    raise BenchError(f"{what}: still busy after {BUSY_RETRIES} retries")
-
-
 async def upload_once(session: aiohttp.ClientSession, base: str, token: str, item: Upload) -> tuple[str, float]:
     """init -> PUT -> complete; the post id and when complete was answered."""
     auth = {"Authorization": f"Bearer {token}"}
-    init = await _send(session, "POST", f"{base}/api/v1/posts/upload/init", "upload init", 201, headers=auth, json={
+    init = await call(session, "POST", f"{base}/api/v1/posts/upload/init", "upload init", 201, headers=auth, json={
         "filename": item.name, "content_type": item.content_type, "file_size": len(item.data), "file_hash": item.sha256,
     })
     put_url = urljoin(base + "/", init["presigned_url"])
@@ -98,7 +86,7 @@ async def upload_once(session: aiohttp.ClientSession, base: str, token: str, ite
     async with session.request(init.get("upload_method", "PUT"), put_url, data=item.data, headers=headers) as resp:
         if resp.status >= 300:
             raise BenchError(f"upload PUT: HTTP {resp.status} {(await resp.text())[:200]}")
-    await _send(session, "POST", f"{base}/api/v1/posts/upload/complete", "upload complete", 200, headers=auth, json={
+    await call(session, "POST", f"{base}/api/v1/posts/upload/complete", "upload complete", 200, headers=auth, json={
         "post_id": init["post_id"], "upload_token": init["upload_token"],
         "file_hash": item.sha256, "file_size": len(item.data),
     })
