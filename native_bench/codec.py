@@ -7,6 +7,7 @@ cannot see a child's CPU time while it is alive, and ``ru_maxrss`` is per proces
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import resource
@@ -125,6 +126,8 @@ def _timed_runs(paths: Sequence[Path], backend: str, workers: int, repeat: int, 
         failures = tuple(sorted({(p.name, s.error) for p, s in zip(paths, warm) if s.error}))
         failed = {name for name, _ in failures}
         good = [str(p) for p in paths if p.name not in failed]
+        # At least two calls per worker, or a short set on many cores would time a half-idle pool.
+        repeat = max(repeat, math.ceil(2 * workers / len(good))) if good else repeat
         jobs = [p for _ in range(repeat) for p in good]
         samples: list[Sample] = []
         bar = Progress(f"codec {backend} x{workers}", len(jobs), enabled=progress)

@@ -80,6 +80,7 @@ class CodecFigures:
             "peak_rss_mb": _round(self.peak_rss_mb, 1),
             "images": self.images,
             "wall_s": _round(self.wall_s, 3),
+            "passes": self.repeat,
             "vips_concurrency": self.vips_concurrency,
             "failures": [{"file": f, "error": e} for f, e in self.failures],
             "cpu_ms_by_image": {name: round(cpu * 1000, 1) for name, cpu in self.cpu_s_by_image},
