@@ -58,35 +58,45 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="mode", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--images", help="folder of images (default: ../shared/corpus if present, else built-in samples)")
+        p.add_argument("--images", help="folder of images (default: ../shared/corpus if present, "
+                                        "else built-in samples)")
         p.add_argument("--json", dest="json_path", metavar="FILE", help="also write the figures as JSON")
-        p.add_argument("--repeat", type=_positive, default=2, help="passes over the images per codec run (default 2)")
+        p.add_argument("--repeat", type=_positive, default=2,
+                       help="passes over the images per codec run (default 2; at least 2 calls per worker)")
         p.add_argument("--vips-concurrency", type=_positive, default=1, help="libvips threads per worker (default 1)")
         p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-        p.add_argument("--data-dir", help="parent of the bench server's temporary data dir; with --url, the target's data dir")
+        p.add_argument("--data-dir", help="parent of the bench server's temporary data dir; "
+                                          "with --url, the target's data dir (to read its outbox)")
         p.add_argument("--config", help="TOML config: transcode options, and the bench server's settings")
 
     def pipeline_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--clients", type=_positive, help="concurrent clients (default 4 x workers: keeps the pool saturated)")
+        p.add_argument("--clients", type=_positive,
+                       help="concurrent clients (default 4 x workers: keeps the pool saturated)")
         p.add_argument("--uploads", type=_positive, default=4, help="uploads per client (default 4)")
         p.add_argument("--url", help="drive this running server instead of starting one")
-        p.add_argument("--token", help="with --url: a verified user's access token, when its outbox is not readable here")
+        p.add_argument("--token", help="with --url: a verified user's access token, "
+                                       "when the target's outbox is not readable here")
 
     codec = sub.add_parser("codec", help="transcode throughput per worker count and backend")
     common(codec)
-    codec.add_argument("--workers", type=_int_list, default=None, help="worker counts, e.g. 1,2,4 (default 1 and all cores)")
-    codec.add_argument("--backend", type=_backends, default=["vips"], help=f"comma-separated: {', '.join(BACKENDS)} (default vips)")
+    codec.add_argument("--workers", type=_int_list, default=None,
+                       help="worker counts, e.g. 1,2,4 (default 1 and all cores)")
+    codec.add_argument("--backend", type=_backends, default=["vips"],
+                       help=f"comma-separated: {', '.join(BACKENDS)} (default vips)")
 
     pipe = sub.add_parser("pipeline", help="end-to-end uploads through the real HTTP API")
     common(pipe)
-    pipe.add_argument("--workers", type=_positive, default=None, help="pool workers of the server (default all cores)")
+    pipe.add_argument("--workers", type=_positive, default=None,
+                      help="pool workers of the server (default all cores; with --url, the target's count)")
     pipeline_args(pipe)
     pipe.add_argument("--no-codec", action="store_true", help="skip the codec run used for the pipeline/codec ratio")
 
     tune = sub.add_parser("tune", help="codec at 1..cores workers, pipeline at the best few: recommended settings")
     common(tune)
-    tune.add_argument("--max-workers", type=_positive, default=None, help="highest worker count to try (default all cores)")
-    tune.add_argument("--top", type=_positive, default=2, help="pipeline runs at this many best worker counts (default 2)")
+    tune.add_argument("--max-workers", type=_positive, default=None,
+                      help="highest worker count to try (default all cores)")
+    tune.add_argument("--top", type=_positive, default=2,
+                      help="pipeline runs at this many best worker counts (default 2)")
     tune.add_argument("--no-pipeline", action="store_true", help="codec only (no server is started)")
     pipeline_args(tune)
     return parser

@@ -110,7 +110,8 @@ async def wait_published(session: aiohttp.ClientSession, base: str, token: str, 
     return "timeout", time.perf_counter()
 
 
-async def _client(session, base: str, token: str, items: Sequence[Upload], tally: Tally, bar: Progress) -> None:
+async def _client(session: aiohttp.ClientSession, base: str, token: str, items: Sequence[Upload],
+                  tally: Tally, bar: Progress) -> None:
     for item in items:
         post_id, completed = await upload_once(session, base, token, item)
         tally.completed_at.append(completed)
@@ -158,8 +159,7 @@ async def _sample_queue(base: str, tally: Tally) -> None:
             depth, busy = queue_depth(text), gauge(text, BUSY_GAUGE)
             if depth is not None:
                 tally.peak_metric_queue = max(tally.peak_metric_queue or 0, int(depth))
-            if depth is not None:  # the server's own count beats our polling-delayed one
-                saturated = depth > tally.workers
+                saturated = depth > tally.workers  # the server's own count beats our polling-delayed one
             if busy is not None and saturated:
                 tally.pool_busy.append(busy)
             await asyncio.sleep(METRICS_GAP_S)
@@ -177,9 +177,9 @@ async def drive(target: Target, items: Sequence[Upload], workers: int, clients: 
 
         # Warm-up: pool workers start lazily and the first image of each pays imports.
         say(f"pipeline: warm-up ({workers} upload(s))", progress)
-        # Round-robin over the set as a whole, so the uploaded mix matches the codec run's whenever
-        # clients x uploads is a multiple of the image count (the ratio compares like with like).
-        warm = await asyncio.gather(*(upload_once(session, base, tokens[0], items[i % len(items)]) for i in range(workers)))
+        warm = await asyncio.gather(*(
+            upload_once(session, base, tokens[0], items[i % len(items)]) for i in range(workers)
+        ))
         statuses = await asyncio.gather(*(wait_published(session, base, tokens[0], pid) for pid, _ in warm))
         if not any(status == "published" for status, _ in statuses):
             raise BenchError(f"warm-up uploads did not publish: {[s for s, _ in statuses]}")
@@ -191,6 +191,8 @@ async def drive(target: Target, items: Sequence[Upload], workers: int, clients: 
                     asyncio.create_task(_sample_queue(base, tally))]
         cpu_before = probe.sample() if probe else None
         try:
+            # Round-robin over the set as a whole, so the uploaded mix matches the codec run's
+            # whenever clients x uploads is a multiple of the image count (like with like).
             await asyncio.gather(*(
                 _client(session, base, tokens[c], [items[(c * uploads + k) % len(items)] for k in range(uploads)],
                         tally, bar)

@@ -32,7 +32,8 @@ def _label_filtered(text: str, name: str) -> float | None:
     total = None
     for line in text.splitlines():
         match = _SAMPLE.match(line.strip())
-        if match and match.group(1) == name and match.group(2) and re.search(r'(state|status)="queued"', match.group(2)):
+        labels = match.group(2) if match and match.group(1) == name else None
+        if labels and re.search(r'(state|status)="queued"', labels):
             total = (total or 0.0) + float(match.group(3))
     return total
 

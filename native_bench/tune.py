@@ -17,7 +17,9 @@ def best_counts(codec: list[CodecFigures], top: int) -> list[int]:
     return sorted(c.workers for c in ranked[:top])
 
 
-def tune(ctx: "Context", max_workers: int, top: int, with_pipeline: bool) -> tuple[list[CodecFigures], list[PipelineFigures]]:
+def tune(
+    ctx: "Context", max_workers: int, top: int, with_pipeline: bool
+) -> tuple[list[CodecFigures], list[PipelineFigures]]:
     from .cli import good_images
 
     codec = [ctx.codec("vips", w) for w in range(1, max_workers + 1)]

@@ -80,7 +80,7 @@ def test_pipeline_targets_use_codec_at_its_worker_count() -> None:
 
 
 def test_recommend_picks_fewest_workers_near_the_best() -> None:
-    runs = [codec("vips", 1, 2.0, 400), codec("vips", 2, 3.9, 400), codec("vips", 3, 4.0, 400), codec("vips", 4, 3.7, 400)]
+    runs = [codec("vips", w, rate, 400) for w, rate in ((1, 2.0), (2, 3.9), (3, 4.0), (4, 3.7))]
     rec = recommend(runs, [], cores=4, memory_mb=16000)
     assert rec is not None
     assert rec.workers == 2  # 3.9 is within 5% of 4.0
