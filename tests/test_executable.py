@@ -238,3 +238,17 @@ def test_frozen_server_publishes_uploads_and_stops_cleanly(executable: Path, pri
             "the pool should run under a forkserver"
         stop_cleanly(again, private_tmp)
     assert sorted((data_dir / "pg-bin").iterdir()) == installs
+    assert_cli_matches_source(executable, data_dir, env)
+    assert postgres_processes(data_dir / "pg") == []
+
+
+def assert_cli_matches_source(executable: Path, data_dir: Path, env: dict[str, str]) -> None:
+    """The operator commands print exactly what ``python -m server`` prints, on the same data."""
+    data = ["--data-dir", str(data_dir)]
+    for args in (["version"], ["migrate", *data], ["jobs", *data, "list"], ["bench", "codec", "--help"]):
+        frozen, source = (
+            subprocess.run([*command, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+            for command in ([str(executable)], [sys.executable, "-m", "server"])
+        )
+        assert (frozen.returncode, source.returncode) == (0, 0), (args, frozen.stderr, source.stderr)
+        assert frozen.stdout == source.stdout, args
