@@ -19,6 +19,26 @@ def cores() -> int:
 ROLES = ("pool_workers", "server", "postgres", "bench_client")
 
 
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and all its descendants (the server and its pool); empty once it is gone."""
+    try:
+        parent = psutil.Process(pid)
+        return [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def postgres_processes(pgdata: Path) -> list[psutil.Process]:
+    """The embedded PostgreSQL serving ``pgdata``: the postmaster (it names the data dir on its
+    command line and is not the server's child) and its backends."""
+    needle = str(pgdata.resolve())
+    found: list[psutil.Process] = []
+    for proc in psutil.process_iter(attrs=("name", "cmdline")):
+        if proc.info.get("name") == "postgres" and any(needle in part for part in proc.info.get("cmdline") or []):
+            found += process_tree(proc.pid)
+    return found
+
+
 def _cpu(proc: psutil.Process) -> float:
     try:
         times = proc.cpu_times()
@@ -37,19 +57,12 @@ class CpuProbe:
     def sample(self) -> dict[str, float]:
         totals = dict.fromkeys(ROLES, 0.0)
         totals["wall"] = time.monotonic()
-        try:
-            server = psutil.Process(self.server_pid)
+        server, *pool = process_tree(self.server_pid) or [None]
+        if server is not None:
             totals["server"] = _cpu(server)
             # Every child of the server is the pool (spawned workers and multiprocessing's helper).
-            totals["pool_workers"] = sum(_cpu(child) for child in server.children(recursive=True))
-        except psutil.NoSuchProcess:
-            pass
-        needle = str(self.pgdata.resolve())
-        for proc in psutil.process_iter(attrs=("name", "cmdline")):
-            if proc.info.get("name") == "postgres":
-                # The postmaster names the data dir; its backends are its children.
-                if any(needle in part for part in proc.info.get("cmdline") or []):
-                    totals["postgres"] += _cpu(proc) + sum(_cpu(c) for c in proc.children(recursive=True))
+            totals["pool_workers"] = sum(_cpu(child) for child in pool)
+        totals["postgres"] = sum(_cpu(proc) for proc in postgres_processes(self.pgdata))
         totals["bench_client"] = _cpu(psutil.Process(os.getpid()))
         machine = psutil.cpu_times()
         totals["machine"] = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)

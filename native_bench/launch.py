@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 
+from .cpuprobe import postgres_processes, process_tree
 from .errors import BenchError
 
 READY_TIMEOUT_S = 180.0  # first start runs initdb for the embedded PostgreSQL
@@ -105,16 +106,7 @@ class LocalServer:
         return code
 
     def _kill_tree(self) -> None:
-        victims: list[psutil.Process] = []
-        try:
-            parent = psutil.Process(self.proc.pid)
-            victims = [parent, *parent.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            pass
-        pgdata = str((self.data_dir / "pg").resolve())
-        for proc in psutil.process_iter(attrs=("name", "cmdline")):  # the postmaster is not our child
-            if proc.info.get("name") == "postgres" and any(pgdata in part for part in proc.info.get("cmdline") or []):
-                victims.append(proc)
+        victims = process_tree(self.proc.pid) + postgres_processes(self.data_dir / "pg")
         for victim in victims:
             try:
                 victim.kill()

@@ -40,6 +40,8 @@ def test_pipeline_bench_on_its_own_server(small_images: Path, tmp_path: Path, ca
     assert 0 < pipe["e2e_ms"]["p50"] <= pipe["e2e_ms"]["p95"] <= pipe["e2e_ms"]["p99"]
     assert pipe["api_samples"] > 0 and pipe["api_ms"]["p50"] > 0
     assert pipe["peak_queue"] >= 1
+    assert pipe["queue_source"] == "metrics"  # read from the server's imagepipe_queue_depth gauge
+    assert pipe["cpu_share_pct"]["pool_workers"] > 0  # the probe found the server's pool
     assert set(doc["targets"]) >= {"pipeline_vs_codec", "api_p99_ms"}
     assert doc["targets"]["pipeline_vs_codec"]["value"] > 0
     assert list((tmp_path / "bench").iterdir()) == []  # the server's data dir was removed
