@@ -62,9 +62,9 @@ def test_builtin_samples_are_photo_sized_and_oriented(tmp_path: Path) -> None:
         assert (image.width, image.height) == (width, height)
         assert 7_900_000 <= width * height <= 12_000_000  # 8-12 MP, as phones shoot
         assert image.get("orientation") == orientation
-    first = paths[0].read_bytes()
-    paths[0].unlink()
-    assert builtin_samples(tmp_path / "cache")[0].read_bytes() == first  # deterministic
+    smallest = paths[1].read_bytes()
+    paths[1].unlink()
+    assert builtin_samples(tmp_path / "cache")[1].read_bytes() == smallest  # deterministic
 
 
 def test_tune_prints_config_lines_ready_to_paste(small_images: Path, capsys) -> None:
