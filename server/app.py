@@ -89,9 +89,10 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     app.cleanup_ctx.append(auth.auth_ctx)
     app.cleanup_ctx.append(store_ctx)  # after the database, before the pipeline
     if pipeline:
-        from .pipeline_ctx import pipeline_ctx
+        from .pipeline_ctx import pipeline_ctx, stop_claiming
 
         app.cleanup_ctx.append(pipeline_ctx)  # drains before the store and database close
+        app.on_shutdown.append(stop_claiming)
     app.cleanup_ctx.append(_readiness_ctx)
     app.on_shutdown.append(_on_shutdown)
 

@@ -116,3 +116,10 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         if lock is not None:
             lock.close()
+
+
+async def stop_claiming(app: web.Application) -> None:
+    """on_shutdown: SIGTERM means no new claims right away, not after HTTP has wound down."""
+    pipeline = app.get(appkeys.PIPELINE)
+    if pipeline is not None:
+        pipeline.stop_claiming()

@@ -112,6 +112,9 @@ def test_72_uploads_survive_worker_kill_server_kill_and_drain(tmp_path: Path, ph
         assert server.terminate(90) == 0, server.log_text()
         timings["SIGTERM -> exit 0 (drain)"] = time.monotonic() - term_at
         assert "pipeline drained" in server.log_text()
+        left = jobs_cli(data_dir, env, "list", "--status", "queued", "--limit", "100")
+        assert "no jobs" not in left, "the drain stopped claiming; the rest waits for the restart"
+        left_after_drain = len(left.strip().splitlines()) - 1
     except BaseException:
         server.kill_all()
         raise
@@ -132,6 +135,6 @@ def test_72_uploads_survive_worker_kill_server_kill_and_drain(tmp_path: Path, ph
         assert numbers['imagepipe_jobs{status="dead"}'] == 0 and numbers['imagepipe_jobs{status="failed"}'] == 0
         assert server.terminate() == 0
 
-    print()
+    print(f"\n  jobs left queued by the drain, done after the restart: {left_after_drain}")
     for name, seconds in timings.items():
         print(f"  {name}: {seconds:.2f}s")

@@ -162,9 +162,13 @@ class HttpApi:
         return grant["post_id"]
 
     def upload_many(self, sources: list[bytes]) -> list[str]:
-        """Upload every source, then complete them all: the jobs arrive together, a real backlog."""
+        """Upload every source, then complete them all at once (many clients): the jobs arrive
+        together, a real backlog, faster than small photos are processed."""
+        from concurrent.futures import ThreadPoolExecutor
+
         grants = [self.put_source(data) for data in sources]
-        return [self.complete(grant) for grant in grants]
+        with ThreadPoolExecutor(max_workers=12) as clients:
+            return list(clients.map(self.complete, grants))
 
     def post(self, post_id: str) -> dict:
         status, body, _ = self.call("GET", f"/api/v1/posts/{post_id}")

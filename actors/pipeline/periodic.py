@@ -79,6 +79,9 @@ class Reaper(_Periodic):
         self.interval = ctx.config.reap_interval_s
 
     async def tick(self) -> None:
+        held = self.ctx.tracker.ids()
+        if held:  # after an outage our own leases may have run out: renew them before reaping
+            await self.ctx.queue.heartbeat(held, self.ctx.owner, self.ctx.config.lease_s)
         reaped = await self.ctx.queue.reap()
         if reaped:
             self.ctx.metrics.leases_reaped += sum(reaped.values())

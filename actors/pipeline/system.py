@@ -100,10 +100,14 @@ class Pipeline:
         """The pool's worker processes (tests kill them; operators may want to see them)."""
         return await self.ctx.ref("transcoder").ask("worker_pids", timeout=5.0)
 
-    async def drain(self, timeout: float | None = None) -> bool:
-        """Stop claiming and wait for held jobs; True if all finished in time."""
+    def stop_claiming(self) -> None:
+        """The first step of a drain, taken as soon as SIGTERM arrives (before HTTP winds down)."""
         self.ctx.draining = True
         self._readiness(DRAINING, True)
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Stop claiming and wait for held jobs; True if all finished in time."""
+        self.stop_claiming()
         deadline = time.monotonic() + (self.config.drain_timeout_s if timeout is None else timeout)
         while len(self.ctx.tracker) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
