@@ -69,14 +69,16 @@ def pipeline_table(pipeline: PipelineFigures) -> str:
     return "Pipeline (real HTTP API, complete -> published)\n" + table(("measure", "value"), rows)
 
 
-def pipeline_runs_table(runs: Sequence[PipelineFigures]) -> str:
+def pipeline_runs_table(runs: Sequence[PipelineFigures], codec: Sequence[CodecFigures]) -> str:
+    bare = {c.workers: c.images_per_s for c in codec if c.backend == "vips" and c.images}
     rows = []
     for p in runs:
         d = p.to_dict()
-        rows.append((p.workers, p.clients, p.published, p.uploads_per_s, d["e2e_ms"]["p50"], d["e2e_ms"]["p95"],
-                     d["api_ms"]["p99"]))
+        ratio = p.uploads_per_s / bare[p.workers] if bare.get(p.workers) else math.nan
+        rows.append((p.workers, p.clients, p.published, p.uploads_per_s, ratio, d["e2e_ms"]["p50"],
+                     d["e2e_ms"]["p95"], d["api_ms"]["p99"]))
     return "Pipeline runs\n" + table(
-        ("workers", "clients", "published", "uploads/s", "e2e p50 ms", "e2e p95 ms", "API p99 ms"), rows)
+        ("workers", "clients", "published", "uploads/s", "x codec", "e2e p50 ms", "e2e p95 ms", "API p99 ms"), rows)
 
 
 def checks_table(checks: Sequence[Check]) -> str:
@@ -100,7 +102,7 @@ def render(codec: Sequence[CodecFigures], pipelines: Sequence[PipelineFigures], 
     if codec:
         parts.append(codec_table(codec))
     if len(pipelines) > 1:
-        parts.append(pipeline_runs_table(pipelines))
+        parts.append(pipeline_runs_table(pipelines, codec))
     pipeline = best_pipeline(pipelines)
     if pipeline is not None:
         parts.append(pipeline_table(pipeline))

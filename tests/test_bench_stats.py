@@ -146,6 +146,8 @@ def test_render_and_json_carry_every_figure(tmp_path) -> None:
     assert doc["pipeline"]["uploads_per_s"] == 1.8  # the best of the runs
     assert [p["workers"] for p in doc["pipeline_runs"]] == [2, 1]
     assert "Pipeline runs" in text
+    runs_rows = [line.split() for line in text.splitlines() if line.startswith("      1 ")]
+    assert runs_rows == [["1", "8", "40", "1.80", "0.90", "2,050", "3,805", "5.25"]]  # 1.8 vs codec 2.0
     assert set(doc["recommendation"]) >= {"workers", "mailbox_size", "vips_concurrency", "backlog_high_water"}
 
 
