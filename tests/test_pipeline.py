@@ -8,10 +8,10 @@ import asyncio
 import os
 import signal
 import uuid
-from pathlib import Path
 from typing import AsyncIterator
 
 import asyncpg
+import psutil
 import pytest
 
 from actors.pipeline import Pipeline, PipelineConfig
@@ -211,14 +211,14 @@ async def test_drain_hands_unfinished_jobs_back_with_their_attempt(db_pool, stor
     pipeline = Pipeline(db_pool, store, config(transcode=slow_transcode, job_timeout_s=600))
     await pipeline.start()
     await wait_until(lambda: _busy_n(pipeline, 2), 30, 0.02)
-    pids = await pipeline.worker_pids()
+    workers = [psutil.Process(pid) for pid in await pipeline.worker_pids()]
     report = await pipeline.close(timeout=0.5)
     assert not report.finished and report.released == 2
     async with db_pool.acquire() as conn:
         jobs = await conn.fetch("SELECT status::text AS s, attempts, lease_owner FROM jobs")
     assert [(j["s"], j["attempts"], j["lease_owner"]) for j in jobs] == [("queued", 0, None)] * 2
-    for pid in pids:  # the hanging workers did not outlive the drain
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    for worker in workers:  # the hanging workers did not outlive the drain (psutil notices a reused pid)
+        assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
 
 
 async def _busy_n(pipeline: Pipeline, n: int) -> bool:
