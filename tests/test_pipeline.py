@@ -132,6 +132,7 @@ async def test_a_missing_source_fails_the_post(db_pool, store, small_jpeg) -> No
         assert await conn.fetchval("SELECT error FROM posts WHERE id = $1", post_id) == "source_missing"
 
 
+@pytest.mark.fault  # kills pool workers for real
 async def test_a_worker_killed_mid_job_costs_nothing(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
     await add_posts(db_pool, store, [small_jpeg] * 6)
     readiness = Readiness()
@@ -163,6 +164,7 @@ async def _busy(pipeline: Pipeline) -> bool:
     return pipeline.metrics.pool_busy > 0
 
 
+@pytest.mark.fault  # kills pool workers for real
 async def test_a_poison_image_is_set_aside_and_its_neighbours_publish(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
     posts = await add_posts(db_pool, store, [small_jpeg, small_jpeg + POISON_MARKER, small_jpeg, small_jpeg])
     pipeline = await run_until_settled(db_pool, store, config(transcode=poison_transcode), 120)
@@ -178,6 +180,7 @@ async def test_a_poison_image_is_set_aside_and_its_neighbours_publish(db_pool, s
     assert pipeline.metrics.jobs_dead == 1
 
 
+@pytest.mark.fault  # kills pool workers for real
 async def test_a_hanging_transcode_is_stopped_at_the_timeout(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
     posts = await add_posts(db_pool, store, [small_jpeg + SLOW_MARKER, small_jpeg], max_attempts=2)
     pipeline = await run_until_settled(db_pool, store, config(transcode=slow_transcode, job_timeout_s=1.5), 90)
@@ -205,6 +208,7 @@ async def test_the_pool_is_recycled_after_n_jobs(db_pool, store, small_jpeg) -> 
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in first), "recycled"
 
 
+@pytest.mark.fault  # kills pool workers for real
 async def test_drain_hands_unfinished_jobs_back_with_their_attempt(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
     await add_posts(db_pool, store, [small_jpeg + SLOW_MARKER, small_jpeg + SLOW_MARKER])
     pipeline = Pipeline(db_pool, store, config(transcode=slow_transcode, job_timeout_s=600))
