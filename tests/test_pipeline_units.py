@@ -135,3 +135,17 @@ def test_tracker_tells_a_stale_claim_from_the_live_one() -> None:
     again = SimpleNamespace(id=7)  # claimed again after being given back
     tracker.add(again)
     assert tracker.holds(again) and not tracker.holds(first)
+
+
+def test_only_one_live_process_may_claim_a_data_dirs_old_leases(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from server.pipeline_ctx import instance_prefix, lock_data_dir
+
+    prefix = instance_prefix(tmp_path)
+    assert prefix == instance_prefix(tmp_path) and prefix.endswith("/")  # stable across restarts
+    first = lock_data_dir(tmp_path)
+    assert first is not None
+    assert lock_data_dir(tmp_path) is None  # a second live holder would steal live leases
+    first.close()  # what the kernel does when the holder dies, even by SIGKILL
+    again = lock_data_dir(tmp_path)
+    assert again is not None
+    again.close()
