@@ -246,3 +246,30 @@ async def test_a_crashed_transcode_stage_restarts_and_gives_its_jobs_back(db_poo
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in old), "old pool went down"
     async with db_pool.acquire() as conn:
         assert await conn.fetchval("SELECT max(attempts) FROM jobs") == 1, "giving back costs no attempt"
+
+
+async def test_a_pipeline_that_keeps_crashing_gives_up_and_says_so(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
+    await add_posts(db_pool, store, [small_jpeg] * 2)
+    blocked: set[str] = set()
+    pipeline = Pipeline(
+        db_pool, store, config(workers=1),
+        readiness=lambda reason, on: blocked.add(reason) if on else blocked.discard(reason),
+    )
+    await pipeline.start()
+    transcoder = pipeline.ctx.ref("transcoder")
+    for _ in range(8):  # more crashes than the supervisor's intensity allows
+        try:
+            await transcoder.tell("not a message it knows")
+        except Exception:
+            break  # ActorStopped: the system already gave up
+        await asyncio.sleep(0.05)
+    await wait_until(lambda: _gave_up(pipeline), 60)
+    assert "pipeline_failed" in blocked
+    report = await pipeline.close()
+    assert report.seconds < 5, "no point waiting for a pipeline that gave up"
+    async with db_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM jobs WHERE status = 'running'") == 0
+
+
+async def _gave_up(pipeline: Pipeline) -> bool:
+    return not pipeline.system.running

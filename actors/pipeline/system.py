@@ -109,7 +109,8 @@ class Pipeline:
         """Stop claiming and wait for held jobs; True if all finished in time."""
         self.stop_claiming()
         deadline = time.monotonic() + (self.config.drain_timeout_s if timeout is None else timeout)
-        while len(self.ctx.tracker) and time.monotonic() < deadline:
+        # A system that gave up (escalation) will finish nothing more: do not wait for it.
+        while len(self.ctx.tracker) and self.system.running and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         return not len(self.ctx.tracker)
 
