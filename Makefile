@@ -25,10 +25,11 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest --skip-slow $(PYTEST_ARGS)
 
 # One file, dist/imagepipe; the self-test fails the target if the frozen pool or libvips is broken.
-# The lock (shared with tests/test_executable.py) keeps two builds from writing dist/ at once.
+# The lock (shared with tests/test_executable.py) keeps two builds apart; PyInstaller writes its
+# output in place, so it builds beside dist/ and the result is renamed in (a running copy is untouched).
 dist: $(STAMP)
-	mkdir -p build
-	flock build/.imagepipe-build.lock $(BIN)/pyinstaller --noconfirm --clean build.spec
+	mkdir -p build dist
+	flock build/.imagepipe-build.lock sh -c '$(BIN)/pyinstaller --noconfirm --clean --distpath build/staging build.spec && mv -f build/staging/imagepipe dist/imagepipe'
 	./dist/imagepipe version
 	./dist/imagepipe _selftest spawn > /dev/null
 

@@ -59,12 +59,17 @@ def executable() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if is_stale(EXECUTABLE):
             log = REPO / "build" / "pyinstaller.log"
+            staging = REPO / "build" / "staging"
             with open(log, "wb") as out:
                 done = subprocess.run(
-                    [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "build.spec"],
+                    [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--distpath", str(staging),
+                     "build.spec"],
                     cwd=REPO, stdout=out, stderr=subprocess.STDOUT, timeout=840,
                 )
             assert done.returncode == 0, f"build failed:\n{log.read_text(errors='replace')[-4000:]}"
+            # PyInstaller writes in place; a rename never shows a half-written file to a running test.
+            EXECUTABLE.parent.mkdir(exist_ok=True)
+            os.replace(staging / EXECUTABLE.name, EXECUTABLE)
     assert os.access(EXECUTABLE, os.X_OK)
     return EXECUTABLE
 
