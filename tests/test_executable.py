@@ -21,13 +21,14 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import psutil
 import pytest
 
 from conftest import corpus_file
 from helpers_auth import KNOWN_PASSWORD, verification_token
+from s3server import AWS_ENV
 from serverproc import REPO, ServerProcess, free_port, postgres_processes, server_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -179,13 +180,18 @@ def wait_published(server: ServerProcess, token: str, post_id: str) -> dict[str,
     raise AssertionError(f"not published after {PUBLISH_TIMEOUT_S}s: {post}\n{server.log_text()[-3000:]}")
 
 
-def check_variants(post: dict[str, Any]) -> None:
+def fetch_public(url: str) -> bytes:
+    status, body = http("GET", url)
+    assert status == 200 and isinstance(body, bytes), (url, status)
+    return body
+
+
+def check_variants(post: dict[str, Any], fetch: Callable[[str], bytes] = fetch_public) -> None:
     from PIL import Image
 
     assert set(post["variants"]) >= {"thumbnail", "medium", "original"}
     for name, variant in post["variants"].items():
-        status, body = http("GET", variant["url"])
-        assert status == 200 and isinstance(body, bytes), (name, status)
+        body = fetch(variant["url"])
         assert len(body) == variant["bytes"]
         with Image.open(io.BytesIO(body)) as image:
             assert image.format == "JPEG" and image.size == (variant["width"], variant["height"]), name
@@ -257,3 +263,27 @@ def assert_cli_matches_source(executable: Path, data_dir: Path, env: dict[str, s
         )
         assert (frozen.returncode, source.returncode) == (0, 0), (args, frozen.stderr, source.stderr)
         assert frozen.stdout == source.stdout, args
+
+
+async def test_frozen_server_on_external_postgres_and_s3_behind_a_cdn(  # type: ignore[no-untyped-def]
+    executable: Path, private_tmp: Path, tmp_path: Path, db_dsn: str, s3_bucket
+) -> None:
+    """The production shape of the README: IMAGEPIPE_DATABASE_URL, S3 (the real protocol, moto) and
+    variant URLs on a CDN base; here the "CDN" is the bucket itself, path-style."""
+    data_dir, cdn = tmp_path / "data", f"{s3_bucket.endpoint_url}/{s3_bucket.name}"
+    env = server_env(
+        **AWS_ENV, TMPDIR=str(private_tmp), IMAGEPIPE_DATABASE_URL=db_dsn, IMAGEPIPE_STORAGE="s3",
+        IMAGEPIPE_S3_BUCKET=s3_bucket.name, IMAGEPIPE_S3_ENDPOINT_URL=s3_bucket.endpoint_url,
+        IMAGEPIPE_S3_REGION=s3_bucket.region, IMAGEPIPE_CDN_BASE_URL=cdn,
+    )
+    server = ServerProcess(data_dir, free_port(), env, command=[str(executable)])
+    with server.start(wait_ready=120):
+        assert postgres_processes(data_dir / "pg") == [] and not (data_dir / "pg-bin").exists()
+        token = register_verified_login(server)
+        post = wait_published(server, token, upload(server, token, corpus_file("phone-3264x2448.jpg")))
+        assert all(v["url"].startswith(f"{cdn}/posts/") for v in post["variants"].values()), post
+        # The bucket stays private (a CDN reads it with origin credentials), so read it the same way.
+        bucket = s3_bucket.client()
+        check_variants(post, lambda url: bucket.get_object(
+            Bucket=s3_bucket.name, Key=url.removeprefix(f"{cdn}/"))["Body"].read())
+        stop_cleanly(server, private_tmp)
