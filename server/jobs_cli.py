@@ -59,6 +59,9 @@ async def jobs_command(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
         if job is None:
             print(f"imagepipe: job {args.job_id} does not exist", file=sys.stderr)
             return 1
+        if job["post_deleted"]:
+            print(f"imagepipe: job {args.job_id} belongs to deleted post {job['post_id']}; not retried", file=sys.stderr)
+            return 1
         if not await queue.retry([args.job_id]):
             print(
                 f"imagepipe: job {args.job_id} is {job['status']}; only dead or failed jobs can be retried",

@@ -76,3 +76,22 @@ async def test_list_retry_and_retry_dead(db_pool: asyncpg.Pool, db_dsn: str, dat
     assert [(r["s"], r["ps"]) for r in rows] == [("queued", "processing"), ("queued", "processing")]
     none_left = await _run(db_dsn, data_dir, "list", "--status", "dead")
     assert none_left.returncode == 0 and "no jobs with status dead" in none_left.stdout
+
+
+async def test_jobs_of_deleted_posts_are_not_replayed(db_pool: asyncpg.Pool, db_dsn: str, data_dir: Path) -> None:
+    """A deleted post's objects are being purged; replaying its job would bring them back."""
+    async with db_pool.acquire() as conn:
+        user = await insert_user(conn)
+        post_id, job_id = await insert_processing_post(conn, user)
+    queue = JobQueue(db_pool)
+    await queue.claim(1, "a", 30)
+    await queue.fail_final(job_id, "a", "poison_image", "kept killing its worker", status="dead")
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE posts SET deleted_at = now() WHERE id = $1", post_id)
+
+    single = await _run(db_dsn, data_dir, "retry", str(job_id))
+    assert single.returncode == 1 and "deleted post" in single.stderr
+    bulk = await _run(db_dsn, data_dir, "retry-dead")
+    assert bulk.returncode == 0 and "0 dead jobs queued again" in bulk.stdout
+    async with db_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT status::text FROM jobs WHERE id = $1", job_id) == "dead"

@@ -117,7 +117,8 @@ ORDER BY id DESC
 LIMIT $2
 
 -- name: jobs_get
-SELECT id, post_id, status::text AS status FROM jobs WHERE id = $1
+SELECT j.id, j.post_id, j.status::text AS status, p.deleted_at IS NOT NULL AS post_deleted
+FROM jobs j JOIN posts p ON p.id = j.post_id WHERE j.id = $1
 
 -- name: jobs_retry
 -- An operator's second chance: a fresh set of attempts, and the post back in processing.
@@ -126,6 +127,8 @@ WITH retried AS (
     SET status = 'queued', attempts = 0, pool_breaks = 0, run_after = now(), lease_owner = NULL,
         lease_expires_at = NULL, finished_at = NULL, updated_at = now()
     WHERE id = ANY($1::bigint[]) AND status IN ('dead', 'failed')
+      -- a deleted post's objects are being purged: transcoding it again would resurrect them
+      AND NOT EXISTS (SELECT 1 FROM posts d WHERE d.id = jobs.post_id AND d.deleted_at IS NOT NULL)
     RETURNING id, post_id
 ), reopened AS (
     UPDATE posts p SET status = 'processing', error = NULL, error_message = NULL, updated_at = now()
@@ -134,7 +137,8 @@ WITH retried AS (
 SELECT id FROM retried ORDER BY id
 
 -- name: jobs_dead_ids
-SELECT id FROM jobs WHERE status = 'dead' ORDER BY id
+SELECT j.id FROM jobs j JOIN posts p ON p.id = j.post_id
+WHERE j.status = 'dead' AND p.deleted_at IS NULL ORDER BY j.id
 
 -- name: pipeline_upsert_image
 -- Re-running a job rewrites the same rows: at-least-once processing never duplicates a variant.
