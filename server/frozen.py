@@ -82,7 +82,7 @@ def tree_fingerprint(root: Path, *more: Path) -> str:
 
 
 def _file_mode(relative: Path) -> int:
-    """Data files lose their execute bit in the bundle: give it back to programs and shared objects."""
+    """The bootloader extracts files owner-only; the copy is for everyone (the pgserver user too)."""
     if relative.parts[0] == "bin" or ".so" in relative.name:
         return 0o755
     return 0o644
