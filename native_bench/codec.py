@@ -160,14 +160,6 @@ def _timed_runs(paths: Sequence[Path], backend: str, workers: int, repeat: int, 
 
 def transcode_options(settings: Any) -> Any:
     """The options the server would use with these settings (formats, limits)."""
-    from actors.transcode import TranscodeOptions
+    from server.pipeline_ctx import transcode_options as server_transcode_options
 
-    if settings is None:
-        return None
-    return TranscodeOptions(
-        formats=tuple(settings.output_formats),
-        max_pixels=settings.max_image_pixels,
-        max_frames=settings.max_animation_frames,
-        min_side=settings.min_image_side,
-        store_gps=settings.store_gps,
-    )
+    return None if settings is None else server_transcode_options(settings)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psutil
 
+from server.db.embedded import postgres_processes
+
 def cores() -> int:
     """Cores this process may run on (a container's CPU set, not the host's)."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
@@ -26,17 +28,6 @@ def process_tree(pid: int) -> list[psutil.Process]:
         return [parent, *parent.children(recursive=True)]
     except psutil.NoSuchProcess:
         return []
-
-
-def postgres_processes(pgdata: Path) -> list[psutil.Process]:
-    """The embedded PostgreSQL serving ``pgdata``: the postmaster (it names the data dir on its
-    command line and is not the server's child) and its backends."""
-    needle = str(pgdata.resolve())
-    found: list[psutil.Process] = []
-    for proc in psutil.process_iter(attrs=("name", "cmdline")):
-        if proc.info.get("name") == "postgres" and any(needle in part for part in proc.info.get("cmdline") or []):
-            found += process_tree(proc.pid)
-    return found
 
 
 def _cpu(proc: psutil.Process) -> float:

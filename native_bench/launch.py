@@ -18,7 +18,9 @@ from pathlib import Path
 
 import psutil
 
-from .cpuprobe import postgres_processes, process_tree
+from server.db.embedded import postgres_processes
+
+from .cpuprobe import process_tree
 from .errors import BenchError
 
 READY_TIMEOUT_S = 180.0  # first start runs initdb for the embedded PostgreSQL

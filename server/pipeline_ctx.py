@@ -46,8 +46,21 @@ def lock_data_dir(data_dir: Path) -> IO[str] | None:
     return handle
 
 
+def transcode_options(settings: Settings):  # type: ignore[no-untyped-def]
+    """The transcode options these settings ask for; the pipeline and ``bench codec`` share them."""
+    from actors.transcode import TranscodeOptions
+
+    return TranscodeOptions(
+        formats=tuple(settings.output_formats),
+        max_pixels=settings.max_image_pixels,
+        max_frames=settings.max_animation_frames,
+        min_side=settings.min_image_side,
+        store_gps=settings.store_gps,
+    )
+
+
 def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConfig:  # type: ignore[no-untyped-def]
-    from actors.transcode import TranscodeOptions, transcode, worker_init
+    from actors.transcode import transcode, worker_init
 
     from .posts import expire_upload_sessions, purge_deleted_posts
     from .storage import ObjectNotFound, StoreUnavailable
@@ -69,13 +82,7 @@ def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConf
         drain_timeout_s=settings.drain_timeout_s,
         mailbox_size=settings.mailbox_size,
         transcode=transcode,
-        transcode_options=TranscodeOptions(
-            formats=settings.output_formats,
-            max_pixels=settings.max_image_pixels,
-            max_frames=settings.max_animation_frames,
-            min_side=settings.min_image_side,
-            store_gps=settings.store_gps,
-        ),
+        transcode_options=transcode_options(settings),
         worker_init=worker_init,
         not_found_errors=(ObjectNotFound,),
         store_errors=(StoreUnavailable,),

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Sequence
 
 import psutil
+
+from native_bench.cpuprobe import process_tree
+from server.db.embedded import postgres_processes
 import urllib.error
 import urllib.request
 
@@ -84,13 +87,7 @@ class ServerProcess:
     def kill_all(self) -> None:
         """SIGKILL the server's whole process tree and the embedded PostgreSQL: a power cut."""
         assert self.proc is not None
-        victims = []
-        try:
-            parent = psutil.Process(self.proc.pid)
-            victims = [parent, *parent.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            pass
-        victims.extend(postgres_processes(self.data_dir / "pg"))
+        victims = process_tree(self.proc.pid) + postgres_processes(self.data_dir / "pg")
         for victim in victims:
             try:
                 victim.kill()
@@ -108,21 +105,6 @@ class ServerProcess:
                 self.proc.wait(60)
             except subprocess.TimeoutExpired:
                 self.kill_all()
-
-
-def postgres_processes(pgdata: Path) -> list[psutil.Process]:
-    """Every postgres process serving this pgdata (the postmaster and its children)."""
-    found = []
-    needle = str(pgdata.resolve())
-    for proc in psutil.process_iter(attrs=("name", "cmdline")):
-        cmdline = proc.info.get("cmdline") or []
-        if proc.info.get("name") == "postgres" and any(needle in part for part in cmdline):
-            found.append(proc)
-            try:
-                found.extend(proc.children(recursive=True))
-            except psutil.NoSuchProcess:
-                pass
-    return found
 
 
 def server_env(**extra: str) -> dict[str, str]:

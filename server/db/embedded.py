@@ -124,3 +124,19 @@ def postmaster_pid(pgdata: Path) -> int | None:
         return None
     return info.pid
 
+
+def postgres_processes(pgdata: Path) -> list:
+    """Every process of the embedded PostgreSQL serving ``pgdata``: the postmaster (it names the data
+    dir on its command line and is not our child) and its backends. For shutdown checks and tests."""
+    import psutil
+
+    needle = str(pgdata.resolve())
+    found: list[psutil.Process] = []
+    for proc in psutil.process_iter(attrs=("name", "cmdline")):
+        if proc.info.get("name") == "postgres" and any(needle in part for part in proc.info.get("cmdline") or []):
+            found.append(proc)
+            try:
+                found.extend(proc.children(recursive=True))
+            except psutil.NoSuchProcess:
+                pass
+    return found
