@@ -238,3 +238,26 @@ def load_in_worker(source: bytes) -> str:
         return str(image.get("vips-loader"))
     except pyvips.Error:
         return "blocked"
+
+
+def worker_state() -> tuple[int, int, bool]:
+    """Run in a pool worker: (libvips cache size, nice value, orphan watchdog running)."""
+    import os
+    import threading
+
+    return pyvips.cache_get_max(), os.nice(0), any(t.name == "orphan-watchdog" for t in threading.enumerate())
+
+
+def own_a_pool(conn) -> None:
+    """Run in a spawned child: start a prepared pool, report its worker's pid, then wait to be killed."""
+    import multiprocessing
+    import os
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    from actors.transcode import worker_init
+
+    executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=worker_init,
+                                   initargs=(1, None))
+    conn.send(executor.submit(os.getpid).result(timeout=60))
+    time.sleep(120)

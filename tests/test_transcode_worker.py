@@ -4,9 +4,13 @@ restricted, address space capped), as the pipeline runs it."""
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Iterator
 
+import psutil
 import pyvips
 import pytest
 
@@ -53,9 +57,38 @@ def test_only_the_accepted_loaders_run_in_a_worker(pool) -> None:
     assert pool.submit(images.load_in_worker, picture.jpegsave_buffer()).result(timeout=60).startswith("jpegload")
 
 
-def test_worker_init_turns_the_cache_off_here_too() -> None:
-    worker_init(1, memory_limit=None)
-    assert pyvips.cache_get_max() == 0
+def test_worker_init_turns_the_cache_off_and_lowers_priority(pool) -> None:
+    cache_max, niceness, watchdog = pool.submit(images.worker_state).result(timeout=60)
+    assert cache_max == 0
+    assert niceness > os.nice(0)  # below the parent's priority, so the API wins contended cores
+    assert watchdog
+
+
+def test_worker_exits_when_its_parent_is_killed() -> None:
+    """SIGKILL the process that owns the pool: its worker must not live on as an orphan."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    owner = context.Process(target=images.own_a_pool, args=(sender,))
+    owner.start()
+    try:
+        assert receiver.poll(60), "the pool owner never reported its worker"
+        worker = psutil.Process(receiver.recv())
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.join(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and _alive(worker):
+            time.sleep(0.1)
+        assert not _alive(worker), "the orphaned worker is still running"
+    finally:
+        if owner.is_alive():
+            owner.kill()
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def test_errors_and_results_cross_the_process_boundary(pool) -> None:

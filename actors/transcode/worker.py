@@ -6,11 +6,18 @@
   Magic-byte sniffing in probe.py refuses others first; this is the second wall.
 - an address-space cap, so a decoder fooled into a giant allocation fails with an error instead of
   pushing the machine into swap or the OOM killer.
+- a lower CPU priority: transcoding is batch work, while the event loop and PostgreSQL answer
+  people; when the pool is saturated the kernel should serve them first.
+- an orphan watchdog: a worker whose server was SIGKILLed would otherwise live on, holding memory
+  and a libvips thread pool, until someone noticed.
 """
 
 from __future__ import annotations
 
+import os
 import resource
+import threading
+import time
 
 import pillow_heif
 import pyvips
@@ -26,10 +33,30 @@ ALLOWED_LOADER_CLASSES = (
 # threads and glibc arenas reserve address space beyond that. 3 GiB leaves room without letting a
 # worker take the host down.
 DEFAULT_MEMORY_LIMIT = 3 * 1024**3
+# Added to the worker's nice value (0-19 scale): enough for the API to win contended cores.
+WORKER_NICENESS = 10
+ORPHAN_CHECK_S = 1.0
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    # Re-parenting is the only portable sign that the parent died; PR_SET_PDEATHSIG is tied to
+    # the thread that spawned us, which for a pool is not guaranteed to outlive the worker.
+    while os.getppid() == parent_pid:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(0)
+
+
+def _lower_priority() -> None:
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:  # not permitted on this system: run at normal priority
+        pass
 
 
 def worker_init(vips_concurrency: int = 1, memory_limit: int | None = DEFAULT_MEMORY_LIMIT) -> None:
     """Run once in each pool worker before any transcode."""
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), name="orphan-watchdog", daemon=True).start()
+    _lower_priority()
     pyvips.cache_set_max(0)
     pyvips.cache_set_max_mem(0)
     pyvips.cache_set_max_files(0)
