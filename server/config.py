@@ -100,6 +100,9 @@ class Settings:
     min_image_side: int = 150
     output_formats: tuple[str, ...] = ("jpeg",)
     store_gps: bool = False
+    # name:max_side:quality:max_bytes for each variant the API exposes (DESIGN.md defaults).
+    variants: str = "thumbnail:150:80:30000,medium:600:85:100000,original:4000:90:2000000"
+    quality_floor: int = 60  # below this a variant over budget is made smaller, not uglier
 
     # Where this came from, for messages; not a setting.
     config_file: Path | None = None
@@ -142,6 +145,34 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "worker_start_method": ("spawn", "forkserver"),
 }
 _ALLOWED_FORMATS = ("jpeg", "webp", "avif")
+# The HTTP contract names exactly these variants, so a config may tune them but not add or drop one.
+VARIANT_NAMES = ("thumbnail", "medium", "original")
+
+
+def parse_variants(text: str) -> tuple[tuple[str, int, int, int], ...]:
+    """``name:max_side:quality:max_bytes,...`` -> tuples, in VARIANT_NAMES order. Pure; raises
+    ValueError saying what is wrong."""
+    found: dict[str, tuple[str, int, int, int]] = {}
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        fields_ = item.split(":")
+        if len(fields_) != 4:
+            raise ValueError(f"{item!r} is not name:max_side:quality:max_bytes")
+        name = fields_[0].strip().lower()
+        try:
+            max_side, quality, max_bytes = (int(f) for f in fields_[1:])
+        except ValueError:
+            raise ValueError(f"{item!r}: max_side, quality and max_bytes must be whole numbers") from None
+        if name not in VARIANT_NAMES:
+            raise ValueError(f"{name!r} is not a variant (expected {', '.join(VARIANT_NAMES)})")
+        if name in found:
+            raise ValueError(f"{name!r} is given twice")
+        if not 16 <= max_side <= 16384 or not 1 <= quality <= 100 or max_bytes < 1024:
+            raise ValueError(f"{item!r}: need 16 <= max_side <= 16384, 1 <= quality <= 100, max_bytes >= 1024")
+        found[name] = (name, max_side, quality, max_bytes)
+    missing = [n for n in VARIANT_NAMES if n not in found]
+    if missing:
+        raise ValueError(f"missing variant(s) {', '.join(missing)}")
+    return tuple(found[n] for n in VARIANT_NAMES)
 _POSITIVE = {
     "db_pool_min", "db_pool_max", "access_token_ttl_s", "refresh_token_ttl_s", "verify_token_ttl_s",
     "max_upload_bytes", "upload_session_ttl_s", "workers", "worker_recycle_after", "vips_concurrency",
@@ -271,6 +302,12 @@ def validate(settings: Settings) -> list[str]:
         value = getattr(settings, url_field)
         if value and not value.startswith(("http://", "https://")):
             problems.append(f"{url_field}: {value!r} must start with http:// or https://")
+    try:
+        parse_variants(settings.variants)
+    except ValueError as exc:
+        problems.append(f"variants: {exc}")
+    if not 1 <= settings.quality_floor <= 100:
+        problems.append(f"quality_floor: {settings.quality_floor} is outside 1-100")
     bad_formats = [f for f in settings.output_formats if f not in _ALLOWED_FORMATS]
     if bad_formats or "jpeg" not in settings.output_formats:
         problems.append(

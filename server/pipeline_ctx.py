@@ -48,9 +48,13 @@ def lock_data_dir(data_dir: Path) -> IO[str] | None:
 
 def transcode_options(settings: Settings):  # type: ignore[no-untyped-def]
     """The transcode options these settings ask for; the pipeline and ``bench codec`` share them."""
-    from actors.transcode import TranscodeOptions
+    from actors.transcode import TranscodeOptions, VariantSpec
+
+    from .config import parse_variants
 
     return TranscodeOptions(
+        variants=tuple(VariantSpec(*fields) for fields in parse_variants(settings.variants)),
+        quality_floor=settings.quality_floor,
         formats=tuple(settings.output_formats),
         max_pixels=settings.max_image_pixels,
         max_frames=settings.max_animation_frames,
