@@ -118,7 +118,10 @@ async def login(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
     creds = parse_credentials(await read_json(request))
     pool = request.app[appkeys.DB]
-    user = await _count_then_fetch(request, "login", creds.login, "find_user_by_login", creds.login)
+    async with pool.acquire() as conn:
+        user = await conn.fetchrow(q("find_user_by_login"), creds.login)
+        # Counted per account, not per spelling: an email and a username of one user share a budget.
+        await ratelimit.enforce(request, settings, conn, "login", str(user["id"]) if user else creds.login)
     # Same work whether or not the user exists, so response time does not reveal accounts.
     ok = await verify_password(creds.password, user["password_hash"] if user else dummy_hash(settings.bcrypt_rounds))
     if not (user and ok):

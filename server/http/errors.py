@@ -85,7 +85,13 @@ async def read_json(request: web.Request, *, max_bytes: int = 64 * 1024) -> dict
     """The request's JSON object, or a 400/413/415 ApiError that says what is wrong."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise ApiError(413, "payload_too_large", f"JSON body is limited to {max_bytes} bytes")
-    raw = await request.content.read(max_bytes + 1)
+    # read(n) returns what has arrived so far, not n bytes: loop to EOF, stopping once past the limit.
+    raw = b""
+    while len(raw) <= max_bytes:
+        chunk = await request.content.read(max_bytes + 1 - len(raw))
+        if not chunk:
+            break
+        raw += chunk
     if len(raw) > max_bytes:
         raise ApiError(413, "payload_too_large", f"JSON body is limited to {max_bytes} bytes")
     if not raw:

@@ -1,0 +1,54 @@
+"""Security review regressions: each test shows an attack that worked before its fix."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from helpers_auth import create_verified_user
+from server import appkeys
+
+
+async def test_a_json_body_sent_in_pieces_is_read_whole(client) -> None:
+    """A slow client's body arrives in several reads; only the first was parsed, so a valid
+    request failed as malformed JSON (and a body past the limit slipped past the 413)."""
+    body = json.dumps({"login": "nobody_here", "password": "wrong password"}).encode()
+
+    async def pieces():
+        for i in range(0, len(body), 8):
+            yield body[i:i + 8]
+            await asyncio.sleep(0.01)
+
+    resp = await client.post("/api/v1/auth/login", data=pieces(), headers={"Content-Type": "application/json"})
+    assert resp.status == 401, await resp.text()
+    assert (await resp.json())["error"]["code"] == "invalid_credentials"
+
+
+async def test_an_oversized_json_body_in_pieces_is_refused(client) -> None:
+    async def pieces():
+        yield b'{"login": "'
+        for _ in range(70):
+            await asyncio.sleep(0)
+            yield b"a" * 1024
+        yield b'", "password": "x"}'
+
+    resp = await client.post("/api/v1/auth/login", data=pieces(), headers={"Content-Type": "application/json"})
+    assert resp.status == 413, await resp.text()
+
+
+class TestLoginLimitPerAccount:
+    @pytest.fixture
+    def settings(self, settings):
+        return settings.with_overrides(rate_limit_ip_per_min=100, rate_limit_account_per_min=3)
+
+    async def test_email_and_username_of_one_account_share_one_budget(self, client, db_pool, settings) -> None:
+        """Alternating the two spellings of one account gave a guesser twice the attempts."""
+        await create_verified_user(db_pool, settings, client.app[appkeys.JWT_KEY], email="alice@example.org",
+                                   username="alice")
+        for login in ("alice", "alice@example.org", "alice"):
+            resp = await client.post("/api/v1/auth/login", json={"login": login, "password": "wrong password"})
+            assert resp.status == 401, await resp.text()
+        resp = await client.post("/api/v1/auth/login", json={"login": "Alice@Example.org", "password": "wrong password"})
+        assert resp.status == 429, await resp.text()
