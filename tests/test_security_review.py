@@ -52,3 +52,28 @@ class TestLoginLimitPerAccount:
             assert resp.status == 401, await resp.text()
         resp = await client.post("/api/v1/auth/login", json={"login": "Alice@Example.org", "password": "wrong password"})
         assert resp.status == 429, await resp.text()
+
+
+def test_instances_starting_together_on_one_data_dir_agree_on_the_jwt_key(tmp_path) -> None:
+    """Each starter wrote its own key over the other's: the loser signed tokens (and upload URLs)
+    with a key no other instance, nor its own restart, would accept."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from server.config import load_settings
+    from server.secrets_store import load_or_create_jwt_key
+
+    for attempt in range(20):
+        settings = load_settings(cli={"data_dir": str(tmp_path / str(attempt))}, environ={})
+        barrier = Barrier(4)
+
+        def start() -> str:
+            barrier.wait()
+            return load_or_create_jwt_key(settings)
+
+        with ThreadPoolExecutor(4) as pool:
+            keys = set(pool.map(lambda _: start(), range(4)))
+        on_disk = (settings.data_dir / "jwt.key").read_text(encoding="ascii")
+        assert keys == {on_disk}, f"attempt {attempt}: {len(keys)} different keys"
+        assert (settings.data_dir / "jwt.key").stat().st_mode & 0o777 == 0o600
+        assert [p.name for p in settings.data_dir.iterdir()] == ["jwt.key"], "no temp file left behind"
