@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 
 from helpers_auth import create_verified_user
+from helpers_posts import local_api, put_presigned, small_jpeg  # noqa: F401 (fixture)
 from server import appkeys
+from server.posts import purge_deleted_posts
+from server.storage import source_key
 
 
 async def test_a_json_body_sent_in_pieces_is_read_whole(client) -> None:
@@ -77,3 +81,25 @@ def test_instances_starting_together_on_one_data_dir_agree_on_the_jwt_key(tmp_pa
         assert keys == {on_disk}, f"attempt {attempt}: {len(keys)} different keys"
         assert (settings.data_dir / "jwt.key").stat().st_mode & 0o777 == 0o600
         assert [p.name for p in settings.data_dir.iterdir()] == ["jwt.key"], "no temp file left behind"
+
+
+async def test_a_used_upload_url_takes_no_more_bytes(local_api) -> None:
+    """The signed URL stays valid until it expires: after complete it swapped the verified source
+    for other bytes of the same size, and after a delete it left bytes no purge would ever remove."""
+    data = small_jpeg()
+    grant = await local_api.uploaded(data, declare_hash=False)
+    resp = await local_api.complete(local_api.complete_body(grant, data))
+    assert resp.status == 200, await resp.text()
+    status, text = await put_presigned(grant, b"\0" * len(data))
+    assert status == 409, text
+    assert json.loads(text)["error"]["code"] == "upload_closed"
+    source = local_api.store.path_for(source_key(local_api.user_id, uuid.UUID(grant["post_id"])))
+    assert source.read_bytes() == data
+
+    resp = await local_api.client.delete(f"/api/v1/posts/{grant['post_id']}", headers=local_api.auth())
+    assert resp.status == 204
+    await purge_deleted_posts(local_api.pool, local_api.store)
+    assert not source.exists()
+    status, text = await put_presigned(grant, data)
+    assert status == 409, text
+    assert not source.exists()

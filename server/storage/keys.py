@@ -42,6 +42,17 @@ def source_key(user_id: uuid.UUID, post_id: uuid.UUID) -> str:
     return f"{SOURCE_PREFIX}{user_id}/{post_id}/source"
 
 
+def source_post_id(key: str) -> uuid.UUID | None:
+    """The post id in a key shaped like ``source_key``'s, else None."""
+    parts = key.split("/")
+    if len(parts) != 4 or f"{parts[0]}/" != SOURCE_PREFIX or parts[3] != "source":
+        return None
+    try:
+        return uuid.UUID(parts[2])
+    except ValueError:
+        return None
+
+
 def variant_key(post_id: uuid.UUID, variant: str, ext: str) -> str:
     return validate_key(f"{VARIANT_PREFIX}{post_id}/{variant}.{ext}")
 

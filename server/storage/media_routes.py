@@ -13,9 +13,10 @@ import asyncio
 from aiohttp import web
 
 from .. import appkeys
+from ..db import q
 from ..http import ApiError
 from .base import InvalidKey
-from .keys import VARIANT_PREFIX, validate_key
+from .keys import VARIANT_PREFIX, source_post_id, validate_key
 from .local import LocalStore, UploadRejected
 from .signing import SignatureInvalid, UploadExpired
 
@@ -28,6 +29,17 @@ def _store(request: web.Request) -> LocalStore:
     if not isinstance(store, LocalStore):  # routes are only added in local mode; be sure anyway
         raise ApiError(404, "not_found", "no such media")
     return store
+
+
+async def _require_open_session(request: web.Request, key: str) -> None:
+    """A signed URL stays valid until it expires; once its upload is completed (the source was
+    verified), expired or deleted, more bytes would replace a checked source or outlive the purge."""
+    post_id = source_post_id(key)
+    if post_id is None:  # not a post's source: the signature alone decides
+        return
+    async with request.app[appkeys.DB].acquire() as conn:
+        if not await conn.fetchval(q("upload_session_open"), post_id, key):
+            raise ApiError(409, "upload_closed", "this upload is already completed, expired or deleted")
 
 
 async def upload(request: web.Request) -> web.Response:
@@ -48,6 +60,7 @@ async def upload(request: web.Request) -> web.Response:
         raise ApiError(status, "size_mismatch", f"Content-Length must be the signed size, {grant.size} bytes")
     if request.headers.get("Content-Type", "") != grant.content_type:
         raise ApiError(415, "content_type_mismatch", f"Content-Type must be {grant.content_type!r}")
+    await _require_open_session(request, key)
 
     try:
         info = await store.write_stream(
