@@ -103,3 +103,12 @@ async def test_a_used_upload_url_takes_no_more_bytes(local_api) -> None:
     status, text = await put_presigned(grant, data)
     assert status == 409, text
     assert not source.exists()
+
+
+async def test_deeply_nested_json_is_a_400_not_a_500(client) -> None:
+    """64 KB of ``[`` blew the decoder's recursion limit: an unhandled error and a logged traceback
+    per request."""
+    resp = await client.post("/api/v1/auth/login", data=b'{"login": ' + b"[" * 60000,
+                             headers={"Content-Type": "application/json"})
+    assert resp.status == 400, await resp.text()
+    assert (await resp.json())["error"]["code"] == "invalid_json"

@@ -100,6 +100,8 @@ async def read_json(request: web.Request, *, max_bytes: int = 64 * 1024) -> dict
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, "invalid_json", f"malformed JSON: {exc}") from None
+    except RecursionError:  # nesting deeper than the decoder's stack allows
+        raise ApiError(400, "invalid_json", "JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "request body must be a JSON object")
     return data
