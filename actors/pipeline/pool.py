@@ -88,15 +88,17 @@ class WorkerPool:
         executor, self._executor = self._executor, None
         if executor is None:
             return
+        # Taken before shutdown(), which drops the executor's reference to its processes: read
+        # after, there would be nothing to join or to kill and stuck workers would outlive us.
+        processes = list((getattr(executor, "_processes", None) or {}).values())
         if kill:
-            _kill(executor)
+            _kill_all(processes)
         executor.shutdown(wait=False, cancel_futures=True)
-        processes = list(getattr(executor, "_processes", None) or {})
         try:
-            await asyncio.wait_for(asyncio.to_thread(_join, executor), timeout)
+            await asyncio.wait_for(asyncio.to_thread(_join, processes), timeout)
         except asyncio.TimeoutError:
-            log.warning("pool workers %s did not exit in %.0fs; killing them", processes, timeout)
-            _kill(executor)
+            log.warning("pool workers %s did not exit in %.0fs; killing them", [p.pid for p in processes], timeout)
+            _kill_all(processes)
 
 
 def _pids(executor: ProcessPoolExecutor | None) -> list[int]:
@@ -106,15 +108,19 @@ def _pids(executor: ProcessPoolExecutor | None) -> list[int]:
 
 def _kill(executor: ProcessPoolExecutor) -> None:
     # _processes is private but stable since 3.2; there is no public way to stop a running task.
-    for process in list((getattr(executor, "_processes", None) or {}).values()):
+    _kill_all(list((getattr(executor, "_processes", None) or {}).values()))
+
+
+def _kill_all(processes: list[Any]) -> None:
+    for process in processes:
         try:
             process.kill()
         except (OSError, ValueError):
             pass
 
 
-def _join(executor: ProcessPoolExecutor) -> None:
-    for process in list((getattr(executor, "_processes", None) or {}).values()):
+def _join(processes: list[Any]) -> None:
+    for process in processes:
         try:
             process.join()
         except (OSError, ValueError, AssertionError):

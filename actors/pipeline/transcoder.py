@@ -231,9 +231,13 @@ class TranscodeSupervisor(Actor):
         self.pending.extendleft(reversed(works))  # first in line, in their old order
 
     async def _rebuild(self, *, blocked: bool) -> None:
-        self.rebuilding = True
         if blocked:
             self.ctx.readiness(POOL_BROKEN, True)
+        # One break can ask twice (a submit refused by the broken pool, then the futures that were
+        # running in it): a second start would leak the first pool, whose jobs no timeout watches.
+        if self.rebuilding:
+            return
+        self.rebuilding = True
         await self.pool.shutdown(kill=blocked)
         self._spawn(self._start_pool())
 
