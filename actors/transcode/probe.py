@@ -6,6 +6,7 @@ without allocating its pixels.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pyvips
@@ -17,6 +18,14 @@ _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b
 
 # libvips loader names that may ever read untrusted bytes here (both *_buffer and *_source forms).
 ALLOWED_LOADERS = ("jpegload", "pngload", "webpload", "heifload", "gifload")
+
+# Each progressive JPEG scan is a full pass over every coefficient block, and a repeated full-
+# precision scan draws no libjpeg warning, so ~100 bytes buy a whole-image pass: 3000 of them are a
+# CPU bomb in 300 KB. Encoders write 10 (libjpeg's script) to a few dozen (mozjpeg, jpegtran).
+MAX_JPEG_SCANS = 100
+# The marker ending a scan's entropy data: FF00 is a stuffed byte, RSTn sits inside the data, and
+# a fill FF precedes the real marker.
+_JPEG_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 @dataclass(frozen=True)
@@ -74,11 +83,38 @@ def read_header(source: bytes, options: TranscodeOptions) -> Header:
             "image_too_large",
             f"{width}x{height}x{pages} pixels exceeds the limit of {options.max_pixels}",
         )
+    if fmt == "jpeg" and (scans := jpeg_scan_count(source)) > MAX_JPEG_SCANS:
+        raise TranscodeError("image_corrupt", f"jpeg has {scans} scans; no encoder writes more than {MAX_JPEG_SCANS}")
     if max(width, height) < options.min_side:
         raise TranscodeError(
             "image_too_small", f"longer side {max(width, height)} px is below {options.min_side} px"
         )
     return Header(fmt, width, height, max(pages, 1), image)
+
+
+def jpeg_scan_count(source: bytes) -> int:
+    """Scans of the primary image, walking its markers to the first EOI.
+
+    Segment lengths skip APPn payloads (an EXIF thumbnail has its own scan) and the walk stops at EOI
+    (phones append gain maps and depth maps as further JPEGs). Anything malformed ends the count;
+    the decoder judges such a file.
+    """
+    count, pos, end = 0, 2, len(source)
+    while pos + 4 <= end and source[pos] == 0xFF:
+        marker = source[pos + 1]
+        if marker == 0xD9:
+            break
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:  # fill byte, lone markers
+            pos += 1 if marker == 0xFF else 2
+            continue
+        pos += 2 + int.from_bytes(source[pos + 2 : pos + 4], "big")
+        if marker == 0xDA:
+            count += 1
+            found = _JPEG_SCAN_END.search(source, pos)
+            if found is None:
+                break
+            pos = found.start()
+    return count
 
 
 def isobmff_complete(source: bytes) -> bool:
