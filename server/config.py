@@ -82,6 +82,7 @@ class Settings:
     # Uploads
     max_upload_bytes: int = 50 * 1024 * 1024
     upload_session_ttl_s: int = 900
+    max_open_uploads_per_user: int = 20  # a cap on storage one account can claim before completing
 
     # Pipeline
     workers: int = field(default_factory=_cpu_count)
@@ -175,7 +176,7 @@ def parse_variants(text: str) -> tuple[tuple[str, int, int, int], ...]:
     return tuple(found[n] for n in VARIANT_NAMES)
 _POSITIVE = {
     "db_pool_min", "db_pool_max", "access_token_ttl_s", "refresh_token_ttl_s", "verify_token_ttl_s",
-    "max_upload_bytes", "upload_session_ttl_s", "workers", "worker_recycle_after", "vips_concurrency",
+    "max_upload_bytes", "upload_session_ttl_s", "max_open_uploads_per_user", "workers", "worker_recycle_after", "vips_concurrency",
     "job_timeout_s", "job_max_attempts", "job_lease_s", "poll_interval_s", "backlog_high_water",
     "max_image_pixels", "max_animation_frames", "min_image_side", "rate_limit_ip_per_min",
     "rate_limit_account_per_min", "s3_max_attempts", "s3_connect_timeout_s", "s3_read_timeout_s",

@@ -3,9 +3,13 @@ session open for a corrected re-upload; backpressure answers 503 before creating
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from helpers_posts import PostsApi, api, local_api, sha256, small_jpeg, start_posts_api  # noqa: F401
+from helpers_auth import create_verified_user
+from helpers_posts import PostsApi, api, local_api, put_presigned, sha256, small_jpeg, start_posts_api  # noqa: F401
+from server import appkeys
 from server.posts.validation import MAX_CAPTION_CHARS
 
 GOOD = {"filename": "IMG_1.jpg", "content_type": "image/jpeg", "file_size": 1000}
@@ -130,3 +134,28 @@ async def test_backlog_above_high_water_is_503_and_creates_nothing(
         assert (await api.init(body)).status == 503
         await conn.execute("UPDATE jobs SET status = 'succeeded' WHERE id = (SELECT min(id) FROM jobs)")
     assert (await api.init(body)).status == 201
+
+
+async def test_open_uploads_per_user_are_capped_and_the_cap_frees_on_complete(
+    aiohttp_server, aiohttp_client, settings, db_pool
+) -> None:
+    """One account cannot claim unbounded storage with uploads it never completes; concurrent inits
+    cannot race past the cap either."""
+    api = await start_posts_api(aiohttp_server, aiohttp_client, settings, db_pool, max_open_uploads_per_user=3)
+    data = small_jpeg()
+    body = {**GOOD, "file_size": len(data), "file_hash": sha256(data)}
+    answers = await asyncio.gather(*(api.init(body) for _ in range(6)))
+    assert sorted(r.status for r in answers) == [201, 201, 201, 429, 429, 429]
+    refused = next(r for r in answers if r.status == 429)
+    assert await _error(refused) == (429, "too_many_open_uploads") and int(refused.headers["Retry-After"]) > 0
+    assert (await api.counts())["posts"] == 3
+
+    _, other_token = await create_verified_user(api.pool, api.settings, api.app[appkeys.JWT_KEY])
+    assert (await api.init(body, token=other_token)).status == 201  # the cap is per account
+
+    grant = await next(r for r in answers if r.status == 201).json()
+    status, text = await put_presigned(grant, data)
+    assert status in (200, 201, 204), text
+    assert (await api.complete(api.complete_body(grant, data))).status == 200
+    assert (await api.init(body)).status == 201  # a completed upload no longer counts
+    assert (await api.init(body)).status == 429

@@ -69,6 +69,14 @@ async def init_upload(request: web.Request) -> web.Response:
     async with request.app[appkeys.DB].acquire() as conn:
         await _check_backlog(conn, settings.backlog_high_water)
         async with conn.transaction():
+            await conn.execute(q("lock_user_for_upload"), user_id)
+            open_uploads = await conn.fetchval(q("count_open_uploads"), user_id)
+            if open_uploads >= settings.max_open_uploads_per_user:
+                raise ApiError(
+                    429, "too_many_open_uploads",
+                    f"{open_uploads} uploads are still open; complete them or wait for them to expire",
+                    headers={"Retry-After": str(RETRY_AFTER_S)},
+                )
             await conn.execute(q("insert_post"), post_id, user_id, req.caption, key, req.content_type,
                                req.file_size, req.file_hash)
             await conn.execute(q("insert_post_metadata"), post_id)

@@ -14,6 +14,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7);
 -- name: insert_post_metadata
 INSERT INTO post_metadata (post_id) VALUES ($1);
 
+-- name: lock_user_for_upload
+-- Serialises one user's concurrent inits, so the open-upload cap cannot be raced past.
+SELECT 1 FROM users WHERE id = $1 FOR UPDATE
+
+-- name: count_open_uploads
+SELECT count(*) FROM upload_sessions
+WHERE user_id = $1 AND completed_at IS NULL AND expired_at IS NULL AND expires_at > now()
+
 -- name: insert_upload_session
 -- $1 id, $2 post_id, $3 user_id, $4 token_hash, $5 object_key, $6 content_type, $7 file_size,
 -- $8 file_hash, $9 ttl in seconds (the database clock decides expiry, the same for every instance)
