@@ -255,3 +255,17 @@ def test_palette_with_transparent_index_flattens_on_white() -> None:
         picture = pil(rendition.data).convert("RGB")
         left, right = picture.getpixel((20, 50)), picture.getpixel((130, 50))
         assert abs(left[0] - 200) <= 6 and left[1] <= 30 and all(c >= 250 for c in right)
+
+
+def test_hevc_heif_whose_stream_disagrees_with_its_header_names_the_real_reason() -> None:
+    """The size check reads `ispe` (400x300); the HEVC stream is 480x320, which libheif refuses.
+    The reason must be libheif's, not a stale libvips message such as "source: bad seek"."""
+    import pillow_heif
+
+    out = io.BytesIO()
+    pillow_heif.from_pillow(images.upright()).save(out, format="HEIF")
+    data = bytearray(out.getvalue())
+    at = data.find(b"ispe")
+    data[at + 8 : at + 16] = struct.pack(">II", 400, 300)
+    err = _refused(bytes(data), "image_corrupt")
+    assert "size" in err.message and "seek" not in err.message

@@ -9,6 +9,7 @@ import pillow_heif
 import pyvips
 
 from .decode import to_srgb8
+from .errors import TranscodeError
 
 
 def is_hevc(header_image: pyvips.Image) -> bool:
@@ -23,7 +24,9 @@ def decode_hevc(source: bytes, largest_side: int) -> pyvips.Image:
         heif = pillow_heif.open_heif(source, convert_hdr_to_8bit=True)
         pixels = heif.data
     except Exception as exc:  # noqa: BLE001 - libheif reports corruption with assorted types
-        raise pyvips.Error(f"heif decode failed: {exc}") from exc
+        # Not a pyvips.Error: that would carry whatever stale message libvips' error buffer holds
+        # (the header read leaves "source: bad seek...") instead of libheif's reason.
+        raise TranscodeError("image_corrupt", f"cannot decode heif data: {str(exc)[:200]}") from exc
     bands = len(heif.mode)  # "RGB" or "RGBA" with convert_hdr_to_8bit
     width, height = heif.size
     image = pyvips.Image.new_from_memory(pixels, heif.stride // bands, height, bands, "uchar")
