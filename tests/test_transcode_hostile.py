@@ -269,3 +269,10 @@ def test_hevc_heif_whose_stream_disagrees_with_its_header_names_the_real_reason(
     data[at + 8 : at + 16] = struct.pack(">II", 400, 300)
     err = _refused(bytes(data), "image_corrupt")
     assert "size" in err.message and "seek" not in err.message
+
+
+def test_unreachable_budget_is_a_final_transcode_error_not_a_retryable_value_error() -> None:
+    """No shrink gets detail this dense under 100 bytes; retrying would fail the same way."""
+    options = TranscodeOptions(variants=(VariantSpec("thumbnail", 150, 80, 100),))
+    err = _refused(images.jpeg(images.noise(600, 400)), "image_too_large", options)
+    assert "100 bytes" in err.message

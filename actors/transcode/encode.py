@@ -19,6 +19,7 @@ from typing import Any, Callable
 import pyvips
 
 from . import budget
+from .errors import TranscodeError
 from .options import Rendition
 
 PROGRESSIVE_MIN_SIDE = 400
@@ -164,7 +165,8 @@ def fit_rendition(
         scale = min(0.9, math.sqrt(max_bytes / found.smallest_size) * 0.95)
         image, size = shrink(image, scale)
         quality = min(quality, floor)
-    raise ValueError(f"{variant}/{fmt} cannot fit {max_bytes} bytes even at {size[0]}x{size[1]}")
+    # Final, not a ValueError: the pipeline would retry an unexpected type, and fail the same way.
+    raise TranscodeError("image_too_large", f"{variant}/{fmt} cannot fit {max_bytes} bytes even at {size[0]}x{size[1]}")
 
 
 def _shrink(image: pyvips.Image, scale: float) -> tuple[pyvips.Image, tuple[int, int]]:
