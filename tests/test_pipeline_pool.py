@@ -1,20 +1,23 @@
 """The process pool's life on real spawn processes: a worker stuck in a task must not outlive
-shutdown, and one pool break must never leave two pools behind.
+shutdown, one pool break must never leave two pools behind, and a drain that timed out does not
+then wait out every actor's own shutdown timeout.
 
 ProcessPoolExecutor.shutdown() drops its own list of processes, so the pool has to remember them
 beforehand, or there is nothing left to join and nothing to kill when the join times out."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import psutil
 import pytest
 
 from actors.pipeline import Pipeline
+from actors.pipeline.system import STOP_GRACE_S
 from actors.pipeline.pool import WorkerPool
-from test_pipeline import config, store  # noqa: F401 - store is a fixture
-from test_pipeline_hooks import wait_until
+from test_pipeline import _busy_n, add_posts, config, small_jpeg, store  # noqa: F401 - fixtures
+from test_pipeline_hooks import SLOW_MARKER, slow_transcode, wait_until
 
 
 def _gone(pid: int) -> bool:
@@ -82,3 +85,22 @@ async def test_a_break_reported_twice_rebuilds_one_pool(db_pool, store) -> None:
         assert pipeline.metrics.pool_restarts == 1
     finally:
         await pipeline.close()
+
+
+@pytest.mark.fault  # leaves a worker hanging on a job past the drain timeout
+async def test_past_the_drain_timeout_the_actors_do_not_each_get_their_own_grace(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
+    chore_started = asyncio.Event()
+
+    async def stuck_chore() -> None:  # a sweep stuck on a store that does not answer
+        chore_started.set()
+        await asyncio.sleep(3600)
+
+    await add_posts(db_pool, store, [small_jpeg + SLOW_MARKER])
+    pipeline = Pipeline(db_pool, store, config(transcode=slow_transcode, job_timeout_s=600, housekeeping=(stuck_chore,)))
+    await pipeline.start()
+    await wait_until(lambda: _busy_n(pipeline, 1), 30, 0.02)
+    await asyncio.wait_for(chore_started.wait(), 30)
+    report = await pipeline.close(timeout=0.5)
+    assert not report.finished and report.released == 1
+    # The reaper's own shutdown_timeout (5 s) must not be waited out once the drain has timed out.
+    assert report.seconds < 0.5 + STOP_GRACE_S + 1.5, report

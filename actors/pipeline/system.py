@@ -33,6 +33,12 @@ log = logging.getLogger("actors.pipeline")
 
 DRAINING = "draining"
 FAILED = "pipeline_failed"
+# Once the drain timeout has passed, whatever is still running is handed back anyway: each actor
+# gets this long to finish, not its own shutdown_timeout (added one after another, those would
+# keep a SIGTERMed server up for a minute past its drain timeout).
+STOP_GRACE_S = 2.0
+# Releasing the leases is a courtesy (they expire otherwise): a dead database must not hold the exit.
+RELEASE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -114,13 +120,14 @@ class Pipeline:
             await asyncio.sleep(0.05)
         return not len(self.ctx.tracker)
 
-    async def stop(self) -> int:
-        """Stop every actor and release the leases of unfinished jobs; returns how many."""
+    async def stop(self, grace: float | None = None) -> int:
+        """Stop every actor (each within ``grace`` if given) and release the leases of unfinished
+        jobs; returns how many."""
         self.ctx.draining = True
-        await self.system.stop()
+        await self.system.stop(grace)
         await self.listener.stop()
         try:
-            return await self.queue.release(self.owner)
+            return await asyncio.wait_for(self.queue.release(self.owner), RELEASE_TIMEOUT_S)
         except Exception as exc:  # database gone: the leases simply expire
             log.warning("could not release leases on stop (%s); they will expire", exc)
             return 0
@@ -128,7 +135,7 @@ class Pipeline:
     async def close(self, timeout: float | None = None) -> DrainReport:
         started = time.monotonic()
         finished = await self.drain(timeout)
-        released = await self.stop()
+        released = await self.stop(None if finished else STOP_GRACE_S)
         report = DrainReport(finished, released, time.monotonic() - started)
         log.info(
             "pipeline drained in %.2fs: %s, %d job(s) released to the queue",
