@@ -276,3 +276,21 @@ def test_unreachable_budget_is_a_final_transcode_error_not_a_retryable_value_err
     options = TranscodeOptions(variants=(VariantSpec("thumbnail", 150, 80, 100),))
     err = _refused(images.jpeg(images.noise(600, 400)), "image_too_large", options)
     assert "100 bytes" in err.message
+
+
+def test_jpeg_header_claiming_far_more_blocks_than_its_data_can_hold_is_refused() -> None:
+    """2.8 KB claiming 9999x9999 (under the pixel limit) decoded to 100 MP of grey, allocating
+    ~400 MB and publishing a grey picture: every 8x8 block costs a Huffman-coded JPEG at least one bit."""
+    bomb = _jpeg_claiming(9999, 9999)
+    assert len(bomb) < 4000
+    err = _refused(bomb, "image_corrupt")
+    assert "9999x9999" in err.message
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_flat_large_jpeg_is_not_mistaken_for_one(progressive: bool) -> None:
+    """The flattest real picture (one grey) is the closest a good file comes to that bound."""
+    out = io.BytesIO()
+    Image.new("L", (3000, 2000), 90).save(out, "JPEG", quality=50, progressive=progressive)
+    result = transcode(out.getvalue(), SMALL)
+    assert (result.width, result.height) == (3000, 2000)

@@ -83,8 +83,8 @@ def read_header(source: bytes, options: TranscodeOptions) -> Header:
             "image_too_large",
             f"{width}x{height}x{pages} pixels exceeds the limit of {options.max_pixels}",
         )
-    if fmt == "jpeg" and (scans := jpeg_scan_count(source)) > MAX_JPEG_SCANS:
-        raise TranscodeError("image_corrupt", f"jpeg has {scans} scans; no encoder writes more than {MAX_JPEG_SCANS}")
+    if fmt == "jpeg":
+        check_jpeg_scans(source, width, height)
     if max(width, height) < options.min_side:
         raise TranscodeError(
             "image_too_small", f"longer side {max(width, height)} px is below {options.min_side} px"
@@ -92,14 +92,28 @@ def read_header(source: bytes, options: TranscodeOptions) -> Header:
     return Header(fmt, width, height, max(pages, 1), image)
 
 
-def jpeg_scan_count(source: bytes) -> int:
-    """Scans of the primary image, walking its markers to the first EOI.
+def check_jpeg_scans(source: bytes, width: int, height: int) -> None:
+    """Refuse a JPEG whose scans would cost far more than its bytes, before decoding it."""
+    scans, entropy_bytes, huffman = jpeg_scans(source)
+    if scans > MAX_JPEG_SCANS:
+        raise TranscodeError("image_corrupt", f"jpeg has {scans} scans; no encoder writes more than {MAX_JPEG_SCANS}")
+    # Huffman coding spends at least one bit on every 8x8 block's DC. libjpeg fills missing data
+    # with grey after a mere warning, so a few KB claiming 100 MP would decode (and publish) as grey.
+    if huffman and entropy_bytes < (width // 8) * (height // 8) // 8:
+        raise TranscodeError(
+            "image_corrupt", f"jpeg claims {width}x{height} but holds only {entropy_bytes} bytes of image data"
+        )
+
+
+def jpeg_scans(source: bytes) -> tuple[int, int, bool]:
+    """(scans, bytes of entropy-coded data, Huffman-coded) of the primary image, walking its markers
+    to the first EOI.
 
     Segment lengths skip APPn payloads (an EXIF thumbnail has its own scan) and the walk stops at EOI
-    (phones append gain maps and depth maps as further JPEGs). Anything malformed ends the count;
+    (phones append gain maps and depth maps as further JPEGs). Anything malformed ends the walk;
     the decoder judges such a file.
     """
-    count, pos, end = 0, 2, len(source)
+    scans, entropy, huffman, pos, end = 0, 0, True, 2, len(source)
     while pos + 4 <= end and source[pos] == 0xFF:
         marker = source[pos + 1]
         if marker == 0xD9:
@@ -107,14 +121,18 @@ def jpeg_scan_count(source: bytes) -> int:
         if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:  # fill byte, lone markers
             pos += 1 if marker == 0xFF else 2
             continue
+        if marker in (0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):  # SOF of an arithmetic-coded image
+            huffman = False
         pos += 2 + int.from_bytes(source[pos + 2 : pos + 4], "big")
         if marker == 0xDA:
-            count += 1
+            scans += 1
             found = _JPEG_SCAN_END.search(source, pos)
+            stop = found.start() if found else end
+            entropy += max(0, stop - pos)
             if found is None:
                 break
-            pos = found.start()
-    return count
+            pos = stop
+    return scans, entropy, huffman
 
 
 def isobmff_complete(source: bytes) -> bool:
