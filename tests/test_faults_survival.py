@@ -71,7 +71,7 @@ def jobs_cli(data_dir: Path, env: dict[str, str], *args: str) -> str:
 
 def test_72_uploads_survive_worker_kill_server_kill_and_drain(tmp_path: Path, photo: bytes) -> None:
     data_dir = tmp_path / "data"
-    env = server_env()
+    env = server_env(IMAGEPIPE_MAX_OPEN_UPLOADS_PER_USER="100")  # 24 uploads are opened before completing
     timings: dict[str, float] = {}
 
     # 1. A pool worker is SIGKILLed under a job.
