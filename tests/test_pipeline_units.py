@@ -57,6 +57,8 @@ def test_final_transcode_errors_keep_their_readable_message() -> None:
 def test_poison_and_timeout_verdicts() -> None:
     assert poison_verdict(3).kind == POISON and "3 times" in poison_verdict(3).message
     assert timeout_verdict(60).kind == RETRY and "60s" in timeout_verdict(60).message
+    # the second timeout of one image is the image: no more attempts spent on it
+    assert timeout_verdict(60, attempts=2).kind == FINAL and "2 attempts" in timeout_verdict(60, attempts=2).message
 
 
 def test_split_poison_by_break_count() -> None:

@@ -73,7 +73,17 @@ def poison_verdict(breaks: int) -> Verdict:
     return Verdict(POISON, POISON_CODE, POISON_MESSAGE.format(n=breaks))
 
 
-def timeout_verdict(timeout_s: float) -> Verdict:
+# A first timeout may be a busy machine; a second one on the same image is the image (a CPU bomb),
+# and retrying it would cost a pool kill and a full time limit per remaining attempt.
+TIMEOUT_ATTEMPTS = 2
+
+
+def timeout_verdict(timeout_s: float, attempts: int = 1) -> Verdict:
+    if attempts >= TIMEOUT_ATTEMPTS:
+        return Verdict(
+            FINAL, "job_timeout",
+            f"transcoding took longer than {timeout_s:g}s on {attempts} attempts; the image was set aside",
+        )
     return Verdict(RETRY, "job_timeout", f"transcoding took longer than {timeout_s:g}s and was stopped")
 
 

@@ -202,7 +202,7 @@ class TranscodeSupervisor(Actor):
             for work in victims:
                 if work.job.id == killed_for:
                     self.ctx.metrics.jobs_timed_out += 1
-                    await self.ctx.settle(work.job, timeout_verdict(self.ctx.config.job_timeout_s))
+                    await self.ctx.settle(work.job, timeout_verdict(self.ctx.config.job_timeout_s, work.job.attempts))
             self._run_again(again)
             return
         self.ctx.metrics.pool_breaks += 1
