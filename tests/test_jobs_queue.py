@@ -243,3 +243,19 @@ async def test_a_restarted_instance_takes_back_its_previous_lives_leases_at_once
     assert await queue.reap("host/inst-1/") == {"queued": 2}
     rows = [await _row(db_pool, i) for i in ids]
     assert [(r["st"], r["attempts"]) for r in rows] == [("queued", 1), ("queued", 1), ("running", 1)]
+
+
+async def test_a_deleted_posts_job_is_never_claimed_and_the_reaper_closes_it(db_pool: asyncpg.Pool) -> None:
+    """A job queued again after its post was deleted (say its lease expired) must not run: the purge
+    may be done, and a transcode now would publish the deleted photo again."""
+    keep, deleted = await _jobs(db_pool, 2)
+    async with db_pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE posts SET deleted_at = now() WHERE id = (SELECT post_id FROM jobs WHERE id = $1)", deleted)
+    queue = JobQueue(db_pool)
+    assert [j.id for j in await queue.claim(10, "alive", 30)] == [keep]
+    assert (await _row(db_pool, deleted))["st"] == "queued"
+    assert await queue.reap() == {"post_deleted": 1}
+    row = await _row(db_pool, deleted)
+    assert (row["st"], row["last_error_code"]) == ("failed", "post_deleted")
+    assert await queue.reap() == {}

@@ -124,9 +124,12 @@ class JobQueue:
         what killed its instance. Counts by new status."""
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(q("jobs_reap_expired"), dead_owner_prefix)
+            closed = await conn.fetch(q("jobs_close_deleted"))
         counts: dict[str, int] = {}
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
+        if closed:
+            counts["post_deleted"] = len(closed)
         return counts
 
     async def counts(self) -> dict[str, int]:

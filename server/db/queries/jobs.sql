@@ -4,12 +4,16 @@
 
 -- name: jobs_claim
 -- attempts are counted here, at claim: a job that crashes its whole instance still uses one up.
+-- A deleted post's job is never claimed (its purge may already have run, and a transcode now would
+-- publish its photo again); the reaper closes such jobs. The post row is share-locked so a delete
+-- waits for this claim to commit, and then sees the job running and lets it finish before purging.
 WITH picked AS (
-    SELECT id FROM jobs
-    WHERE status = 'queued' AND run_after <= now()
-    ORDER BY run_after, id
+    SELECT j.id FROM jobs j JOIN posts p ON p.id = j.post_id
+    WHERE j.status = 'queued' AND j.run_after <= now() AND p.deleted_at IS NULL
+    ORDER BY j.run_after, j.id
     LIMIT $1
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF j SKIP LOCKED
+    FOR SHARE OF p SKIP LOCKED
 )
 UPDATE jobs j
 SET status = 'running', attempts = j.attempts + 1, lease_owner = $2,
@@ -97,6 +101,16 @@ WITH expired AS (
     WHERE p.id = r.post_id AND r.status = 'dead' AND p.status = 'processing'
 )
 SELECT id, status::text AS status FROM reaped
+
+-- name: jobs_close_deleted
+-- Queued jobs whose post was deleted after they were queued again (by the reaper, a deferral or an
+-- operator): nothing to do for them, and they should not count as backlog.
+UPDATE jobs j
+SET status = 'failed', last_error_code = 'post_deleted', last_error = 'the post was deleted',
+    finished_at = now(), updated_at = now()
+FROM posts p
+WHERE j.status = 'queued' AND p.id = j.post_id AND p.deleted_at IS NOT NULL
+RETURNING j.id
 
 -- name: jobs_fail_post
 UPDATE posts SET status = 'failed', error = $2, error_message = $3, updated_at = now()
