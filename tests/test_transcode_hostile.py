@@ -294,3 +294,13 @@ def test_flat_large_jpeg_is_not_mistaken_for_one(progressive: bool) -> None:
     Image.new("L", (3000, 2000), 90).save(out, "JPEG", quality=50, progressive=progressive)
     result = transcode(out.getvalue(), SMALL)
     assert (result.width, result.height) == (3000, 2000)
+
+
+def test_a_long_animation_of_ordinary_frames_is_not_too_large() -> None:
+    """Only the first frame is decoded, so the pixel limit is per frame: 120 frames of 1 MP (120 MP
+    in all) is an ordinary animated GIF; the frame count has its own limit."""
+    result = transcode(_gif(120, screen=(1000, 1000)))
+    assert [(r.variant, r.width, r.height) for r in result.renditions][-1] == ("original", 1000, 1000)
+    with pytest.raises(TranscodeError) as info:
+        transcode(_gif(120, screen=(1000, 1000)), TranscodeOptions(max_frames=100))
+    assert info.value.code == "image_too_large" and "frames" in info.value.message

@@ -78,10 +78,11 @@ def read_header(source: bytes, options: TranscodeOptions) -> Header:
     width, height = image.width, image.height
     if pages > options.max_frames:
         raise TranscodeError("image_too_large", f"{pages} frames exceeds the limit of {options.max_frames}")
-    if width * height * max(pages, 1) > options.max_pixels:
+    # Per frame: only the first frame of an animation is ever decoded; frames have their own limit.
+    if width * height > options.max_pixels:
         raise TranscodeError(
             "image_too_large",
-            f"{width}x{height}x{pages} pixels exceeds the limit of {options.max_pixels}",
+            f"{width}x{height} pixels exceeds the limit of {options.max_pixels}",
         )
     if fmt == "jpeg":
         check_jpeg_scans(source, width, height)
