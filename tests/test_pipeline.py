@@ -274,3 +274,30 @@ async def test_a_pipeline_that_keeps_crashing_gives_up_and_says_so(db_pool, stor
 
 async def _gave_up(pipeline: Pipeline) -> bool:
     return not pipeline.system.running
+
+
+async def test_a_pipeline_that_gives_up_hands_its_jobs_back_at_once(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
+    """Nothing in a stopped pipeline will finish its held jobs: they go back to the queue now, not
+    when their leases expire, with the attempt kept used."""
+    [post] = await add_posts(db_pool, store, [small_jpeg + SLOW_MARKER])
+    pipeline = Pipeline(db_pool, store, config(workers=1, transcode=slow_transcode, job_timeout_s=600, lease_s=600))
+    await pipeline.start()
+    try:
+        await wait_until(lambda: _busy_n(pipeline, 1), 30, 0.02)
+        transcoder = pipeline.ctx.ref("transcoder")
+        for _ in range(8):
+            try:
+                await transcoder.tell("not a message it knows")
+            except Exception:
+                break
+            await asyncio.sleep(0.05)
+        await wait_until(lambda: _gave_up(pipeline), 60)
+
+        async def handed_back() -> bool:
+            async with db_pool.acquire() as conn:
+                row = await conn.fetchrow("SELECT status::text AS s, attempts, lease_owner FROM jobs WHERE post_id = $1", post)
+            return (row["s"], row["attempts"], row["lease_owner"]) == ("queued", 1, None)
+
+        await wait_until(handed_back, 10)  # the lease had 600 s left: only the hand-back explains this
+    finally:
+        await pipeline.close(timeout=1)

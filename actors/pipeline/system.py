@@ -143,8 +143,14 @@ class Pipeline:
         )
         return report
 
-    def _gave_up(self, reason: BaseException) -> None:
-        # Every actor is stopped; held jobs' leases expire and are picked up again (here after a
-        # restart, or by another instance). Not ready is the truthful answer until then.
+    async def _gave_up(self, reason: BaseException) -> None:
+        # Every actor is stopped, so nothing here will finish the jobs we hold: hand them back now
+        # rather than when their leases expire, so another instance (or our restart) takes them at
+        # once. Reaped, not released: the attempt stays used, in case a job is what kept crashing us.
         log.error("pipeline stopped after repeated failures: %s", reason)
         self._readiness(FAILED, True)
+        try:
+            handed_back = await asyncio.wait_for(self.queue.reap(dead_owner_prefix=self.owner), RELEASE_TIMEOUT_S)
+            log.warning("pipeline gave up; its held jobs went back to the queue: %s", handed_back)
+        except Exception as exc:  # database gone too: the leases simply expire
+            log.warning("could not hand back held jobs (%s); their leases will expire", exc)
