@@ -21,7 +21,7 @@ from server.config import Settings
 from server.readiness import Readiness
 from server.storage import ObjectNotFound, StoreUnavailable, create_store
 from test_pipeline_hooks import (
-    POISON_MARKER, SLOW_MARKER, insert_processing_post, insert_user, make_small_jpeg, poison_transcode,
+    FAIL_INIT_FLAG_ENV, POISON_MARKER, SLOW_MARKER, init_failing_while_flagged, insert_processing_post, insert_user, make_small_jpeg, poison_transcode,
     post_states, sleepy_transcode, slow_transcode, wait_until,
 )
 
@@ -301,3 +301,37 @@ async def test_a_pipeline_that_gives_up_hands_its_jobs_back_at_once(db_pool, sto
         await wait_until(handed_back, 10)  # the lease had 600 s left: only the hand-back explains this
     finally:
         await pipeline.close(timeout=1)
+
+
+async def test_jobs_are_not_held_while_the_pool_cannot_be_rebuilt(db_pool, store, small_jpeg, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A broken pool whose rebuild keeps failing must not sit on jobs (renewing their leases, so no
+    other instance may take them): nothing is claimed until a pool is up, then everything publishes."""
+    flag = tmp_path / "fail-init"
+    monkeypatch.setenv(FAIL_INIT_FLAG_ENV, str(flag))
+    pipeline = Pipeline(db_pool, store, config(workers=1, worker_init=init_failing_while_flagged))
+    await pipeline.start()
+    try:
+        flag.touch()
+        for pid in await pipeline.worker_pids():
+            psutil.Process(pid).kill()  # an idle worker dies; its rebuild will fail while flagged
+        await wait_until(lambda: _pool_broke(pipeline), 30)
+        await asyncio.sleep(1.0)  # a first rebuild attempt fails
+        posts = await add_posts(db_pool, store, [small_jpeg, small_jpeg])
+        await asyncio.sleep(2.0)  # several feeder polls and rebuild attempts
+        async with db_pool.acquire() as conn:
+            held = await conn.fetchval("SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL")
+        assert held == 0
+        flag.unlink()
+        await wait_until(lambda: _published(db_pool, posts), 90)
+    finally:
+        await pipeline.close(timeout=5)
+
+
+async def _pool_broke(pipeline: Pipeline) -> bool:
+    return pipeline.metrics.pool_breaks >= 1
+
+
+async def _published(pool, posts) -> bool:  # type: ignore[no-untyped-def]
+    async with pool.acquire() as conn:
+        states = await conn.fetch("SELECT status::text AS s FROM posts WHERE id = ANY($1::uuid[])", posts)
+    return all(r["s"] == "published" for r in states)

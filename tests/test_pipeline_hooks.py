@@ -264,3 +264,19 @@ def sleepy_transcode(source: bytes, options=None):  # type: ignore[no-untyped-de
 
     time.sleep(0.25)
     return transcode(source, options or TranscodeOptions())
+
+
+FAIL_INIT_FLAG_ENV = "IMAGEPIPE_TEST_FAIL_INIT_FLAG"
+
+
+def init_failing_while_flagged(vips_concurrency: int = 1) -> None:
+    """A worker initializer that fails while the file named by the env variable exists: a pool that
+    cannot be rebuilt (think: no memory for new processes), switched on and off by the test."""
+    import os
+
+    from actors.transcode import worker_init
+
+    flag = os.environ.get(FAIL_INIT_FLAG_ENV)
+    if flag and os.path.exists(flag):
+        raise RuntimeError("worker cannot start (test flag)")
+    worker_init(vips_concurrency)

@@ -43,6 +43,7 @@ class PipelineContext:
         self.tracker = Tracker(config.capacity, on_free=listener.poke)
         self.owner = config.owner
         self.draining = False
+        self.pool_unavailable = False  # a pool rebuild is failing: claim nothing meanwhile
         self.refs: dict[str, Any] = {}  # actor name -> ActorRef, filled in by the Pipeline
         self._outage_since: float | None = None
         self._rng = random.Random()

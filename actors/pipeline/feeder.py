@@ -46,6 +46,9 @@ class Feeder(Actor):
         ctx = self.ctx
         if ctx.draining:
             return
+        if ctx.pool_unavailable:
+            self._wait(ctx.config.poll_interval_s)
+            return
         free = ctx.tracker.free
         if free <= 0:
             self._wait(ctx.config.poll_interval_s)  # a release pokes the listener sooner

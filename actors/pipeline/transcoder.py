@@ -57,6 +57,11 @@ class PoolReady:
 
 
 @dataclass(frozen=True)
+class PoolStartFailed:
+    reason: str
+
+
+@dataclass(frozen=True)
 class Publish:
     job: ClaimedJob
     result: Any
@@ -105,7 +110,15 @@ class TranscodeSupervisor(Actor):
                 self.pending.append(message.work)
         elif isinstance(message, Finished):
             await self._finished(message)
+        elif isinstance(message, PoolStartFailed):
+            # Without a pool nothing here will finish: hand waiting jobs back so another instance can
+            # take them, and have the feeder stop claiming until a pool is up again.
+            self.ctx.pool_unavailable = True
+            waiting = [work.job for work in self.pending]
+            self.pending.clear()
+            await self.ctx.give_back(waiting, "pool_unavailable", f"no image worker pool: {message.reason}")
         elif isinstance(message, PoolReady):
+            self.ctx.pool_unavailable = False
             self.rebuilding = self.recycling = False
             self.ctx.metrics.pool_restarts += 1
             self.ctx.readiness(POOL_BROKEN, False)
@@ -249,6 +262,7 @@ class TranscodeSupervisor(Actor):
                 break
             except Exception as exc:
                 log.error("image worker pool failed to start (%s); retrying in %.1fs", exc, delay)
+                await self.ref.tell(PoolStartFailed(str(exc)))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
         await self.ref.tell(PoolReady())
