@@ -30,6 +30,15 @@ def process_tree(pid: int) -> list[psutil.Process]:
         return []
 
 
+def kill_server(pid: int, pgdata: Path) -> None:
+    """SIGKILL a server, its pool and the embedded PostgreSQL on ``pgdata`` (which is not its child)."""
+    for victim in process_tree(pid) + postgres_processes(pgdata):
+        try:
+            victim.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
 def _cpu(proc: psutil.Process) -> float:
     try:
         times = proc.cpu_times()

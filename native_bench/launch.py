@@ -16,11 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
-from server.db.embedded import postgres_processes
-
-from .cpuprobe import process_tree
+from .cpuprobe import kill_server
 from .errors import BenchError
 
 READY_TIMEOUT_S = 180.0  # first start runs initdb for the embedded PostgreSQL
@@ -108,12 +104,7 @@ class LocalServer:
         return code
 
     def _kill_tree(self) -> None:
-        victims = process_tree(self.proc.pid) + postgres_processes(self.data_dir / "pg")
-        for victim in victims:
-            try:
-                victim.kill()
-            except psutil.NoSuchProcess:
-                pass
+        kill_server(self.proc.pid, self.data_dir / "pg")
         self.proc.wait(10)
 
 

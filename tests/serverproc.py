@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import psutil
-
-from native_bench.cpuprobe import process_tree
-from server.db.embedded import postgres_processes
 import urllib.error
 import urllib.request
+
+from native_bench.cpuprobe import kill_server
+from server.db.embedded import postgres_processes  # noqa: F401  (tests import it from here)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,12 +86,7 @@ class ServerProcess:
     def kill_all(self) -> None:
         """SIGKILL the server's whole process tree and the embedded PostgreSQL: a power cut."""
         assert self.proc is not None
-        victims = process_tree(self.proc.pid) + postgres_processes(self.data_dir / "pg")
-        for victim in victims:
-            try:
-                victim.kill()
-            except psutil.NoSuchProcess:
-                pass
+        kill_server(self.proc.pid, self.data_dir / "pg")
         self.proc.wait(10)
 
     def __enter__(self) -> "ServerProcess":
