@@ -1,0 +1,34 @@
+"""Small rules found by the reliability work, each on the real parts it concerns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+
+from server.jobs import JobQueue
+from server.pipeline_ctx import instance_prefix, lease_owner, lock_data_dir
+from test_pipeline_hooks import insert_processing_post, insert_user
+
+
+async def test_a_restart_on_a_shared_data_dir_never_reaps_the_live_siblings_leases(tmp_path: Path, db_pool: asyncpg.Pool) -> None:
+    """Two ``serve`` processes on one data dir (how two local-store instances share their objects):
+    only one holds the data dir's lock. When that one dies and its successor takes the lock, it
+    reaps every lease named under the data dir's prefix as its dead predecessor's, so the sibling,
+    alive and working, must never have named its leases under that prefix."""
+    first = lock_data_dir(tmp_path)
+    assert first is not None
+    sibling = lease_owner(tmp_path, locked=lock_data_dir(tmp_path) is not None)
+    async with db_pool.acquire() as conn:
+        _, job_id = await insert_processing_post(conn, await insert_user(conn))
+    queue = JobQueue(db_pool)
+    [held] = await queue.claim(1, sibling, 600)
+
+    first.close()  # the lock holder is SIGKILLed; its successor starts and takes the lock
+    successor = lock_data_dir(tmp_path)
+    assert successor is not None
+    try:
+        assert await queue.reap(instance_prefix(tmp_path)) == {}
+    finally:
+        successor.close()
+    assert await queue.heartbeat([held], 600) == {job_id}, "the sibling still holds its job"
