@@ -32,3 +32,18 @@ async def test_a_restart_on_a_shared_data_dir_never_reaps_the_live_siblings_leas
     finally:
         successor.close()
     assert await queue.heartbeat([held], 600) == {job_id}, "the sibling still holds its job"
+
+
+def test_a_connection_broken_mid_operation_is_an_outage_not_a_bug() -> None:
+    """``pg_terminate_backend`` (or a PostgreSQL crash) during a query can leave asyncpg's protocol
+    half way, and the next use of that connection raises InternalClientError ("cannot switch to
+    state 12; another operation (2) is in progress"; asyncpg issues 784 and 1069) before the pool
+    drops it. Found by the crash torture: upload/init answered 500 with a traceback, and a pipeline
+    actor would crash (or a job lose an attempt) instead of waiting the outage out."""
+    from asyncpg.exceptions import InternalClientError
+
+    from actors.pipeline.decisions import DEFER, classify, is_db_transient
+
+    broken = InternalClientError("cannot switch to state 12; another operation (2) is in progress")
+    assert is_db_transient(broken)
+    assert classify(broken).kind == DEFER

@@ -35,6 +35,9 @@ _DB_TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash recovery
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections
+    # A connection cut mid-operation (pg_terminate_backend, a crash) can leave asyncpg's protocol
+    # half way; its next use raises this before the pool drops it (asyncpg issues 784, 1069).
+    asyncpg.exceptions.InternalClientError,
 )
 
 
