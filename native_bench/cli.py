@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="pool workers of the server (default all cores; with --url, the target's count)")
     pipeline_args(pipe)
     pipe.add_argument("--no-codec", action="store_true", help="skip the codec run used for the pipeline/codec ratio")
+    stress = pipe.add_mutually_exclusive_group()
+    stress.add_argument("--overload", action="store_true",
+                        help="offer twice the pool's throughput for --duration: only 503s from upload/init allowed")
+    stress.add_argument("--noisy-neighbour", action="store_true",
+                        help="time one account's upload while another account has 60 jobs queued")
+    pipe.add_argument("--duration", type=float, default=300.0, help="with --overload: seconds of overload (default 300)")
 
     tune = sub.add_parser("tune", help="codec at 1..cores workers, pipeline at the best few: recommended settings")
     common(tune)
@@ -187,6 +193,11 @@ def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = 
         images, source = resolve_images(args.images)
         ctx = Context(args, images, source, settings)
         say(f"bench {args.mode}: {len(images)} image(s) from {source}", ctx.progress)
+        if args.mode == "pipeline" and (args.overload or args.noisy_neighbour):
+            from .stress import run_stress
+
+            summary = run_stress(args, images, args.workers or cores(), ctx.options)
+            return 0 if summary["verdict"] == "ok" else EXIT_ERROR
         codec, pipelines, show_rec = run_mode(ctx)
     except BenchError as exc:
         print(f"imagepipe bench: {exc}", file=sys.stderr)

@@ -86,7 +86,7 @@ class Faults:
         while True:
             try:
                 held = await held_by(self.pg.uri, server.pid or 0)
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+            except Exception:  # noqa: BLE001 - PostgreSQL down or our connection cut: nothing seen held
                 held = []
             if held or time.monotonic() > deadline:
                 return held

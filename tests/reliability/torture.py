@@ -80,6 +80,7 @@ class Torture:
         self.accepted = 0
         self.faults: Faults | None = None
         self.paused_until = 0.0
+        self.monitor_errors = 0
         self.processed = 0  # accepted uploads whose post is published or failed
         self.idle = False  # nothing queued or running
         self.self_exits: list[str] = []  # servers that exited on their own (restarted, as systemd would)
@@ -143,8 +144,11 @@ class Torture:
                         await asyncio.sleep(0.1)
                 finally:
                     await conn.close()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
-                await asyncio.sleep(0.2)  # PostgreSQL is down or we were cut off: look again later
+            except Exception:  # noqa: BLE001 - PostgreSQL down, our connection cut (asyncpg raises
+                # several kinds then, InternalClientError among them): look again later. The faults
+                # wait on what this sees, so it must never die.
+                self.monitor_errors += 1
+                await asyncio.sleep(0.2)
 
     async def _look(self, conn: asyncpg.Connection) -> None:
         row = await conn.fetchrow(
@@ -245,6 +249,7 @@ class Torture:
                           for k, v in self.measures.reclaim_s.items()},
             "finished_by_holder_before_the_fault": self.measures.not_reclaimed,
             "still_watched": len(self.watching),
+            "monitor_errors": self.monitor_errors,
             "fencing": {
                 "commits_refused": logs.count("was claimed again elsewhere; not publishing claim"),
                 "leases_found_lost": logs.count("lost the lease on jobs"),
@@ -275,7 +280,7 @@ class Torture:
                     await conn.close()
                 if busy == 0:
                     return True
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+            except Exception:  # noqa: BLE001 - PostgreSQL restarting: ask again
                 pass
             await asyncio.sleep(0.5)
         return False
