@@ -75,6 +75,7 @@ class JobLifecycle(RuleBasedStateMachine):
         self.jobs: dict[int, Job] = {}
         self.held: dict[str, list[ClaimedJob]] = {h: [] for h in HOLDERS}
         self.claims_issued: set[int] = set()
+        self.published_by: list[ClaimedJob] = []  # handles whose publish was accepted
 
     @initialize()
     def empty_queue(self) -> None:
@@ -158,6 +159,15 @@ class JobLifecycle(RuleBasedStateMachine):
         else:
             assert outcome is Published.PUBLISHED
             job.status, job.published = "succeeded", True
+            self.published_by.append(handle)
+
+    @precondition(lambda self: bool(self.published_by))
+    @rule(i=st.integers(0, 20))
+    def publish_retried_after_its_commit_landed(self, i: int) -> None:
+        """The connection was cut after COMMIT: the holder tries the same publish again."""
+        handle = self.published_by[i % len(self.published_by)]
+        image = StoredImage("thumbnail", "jpeg", f"posts/{handle.post_id}/{handle.claim}/thumbnail.jpg", 1, 1, 1, 80)
+        assert self.world.run(self.queue.publish(handle, [image], 1, 1, {})) is Published.PUBLISHED
 
     @precondition(lambda self: any(self.held.values()))
     @rule(holder=st.sampled_from(HOLDERS), i=st.integers(0, 20))

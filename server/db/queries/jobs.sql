@@ -38,6 +38,10 @@ SET status = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_
 WHERE id = $1 AND claim = $2 AND status = 'running'
 RETURNING post_id
 
+-- name: jobs_succeeded_by
+-- Did this very claim already publish the job? (A retried publish whose first commit landed.)
+SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND claim = $2 AND status = 'succeeded')
+
 -- name: jobs_mark_retry
 -- Back to the queue after $3 seconds, or dead once every attempt is spent.
 UPDATE jobs
