@@ -44,8 +44,14 @@ class Noisy:
                 "verdict": "ok" if self.with_backlog_s <= self.bound_s else "FAILED"}
 
 
-def _salted(item: Upload, salt: int) -> Upload:
-    data = item.data + salt.to_bytes(4, "big")  # decoders ignore bytes after the end marker
+def salted(item: Upload, salt: int) -> Upload:
+    """The same photo as a new upload (its own bytes and hash): decoders ignore bytes after a JPEG,
+    PNG, GIF or WebP end; an ISO-BMFF file (HEIF, AVIF) gets a ``free`` box, since loose trailing
+    bytes would make it a truncated file."""
+    tail = salt.to_bytes(4, "big")
+    if item.data[4:8] == b"ftyp":
+        tail = (8 + len(tail)).to_bytes(4, "big") + b"free" + tail
+    data = item.data + tail
     return Upload(item.name, data, item.content_type, hashlib.sha256(data).hexdigest())
 
 
@@ -75,7 +81,7 @@ async def queue_backlog(session: aiohttp.ClientSession, base: str, token: str, i
     auth = {"Authorization": f"Bearer {token}"}
     done: list[tuple[str, float]] = []
     for start in range(0, NOISY_JOBS, OPEN_AT_ONCE):
-        batch = [_salted(item, 1000 + i) for i in range(start, min(NOISY_JOBS, start + OPEN_AT_ONCE))]
+        batch = [salted(item, 1000 + i) for i in range(start, min(NOISY_JOBS, start + OPEN_AT_ONCE))]
         grants = await asyncio.gather(*(_open(session, base, auth, u) for u in batch))
 
         async def complete(grant: dict, upload: Upload) -> tuple[str, float]:
@@ -103,11 +109,11 @@ async def drive_noisy(target: Target, items: Sequence[Upload], options: Any, say
     item = items[0]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
         noisy_token, quiet_token = await asyncio.gather(*(create_account(session, target, n) for n in account_names(2)))
-        await _timed(session, base, quiet_token, _salted(item, 0))  # warm-up: the pool's first image pays imports
-        idle = statistics.median([await _timed(session, base, quiet_token, _salted(item, i + 1)) for i in range(IDLE_RUNS)])
+        await _timed(session, base, quiet_token, salted(item, 0))  # warm-up: the pool's first image pays imports
+        idle = statistics.median([await _timed(session, base, quiet_token, salted(item, i + 1)) for i in range(IDLE_RUNS)])
         say(f"noisy-neighbour: idle {idle:.3f}s; queueing {NOISY_JOBS} jobs from another account")
         backlog = await queue_backlog(session, base, noisy_token, item)
-        timed = await _timed(session, base, quiet_token, _salted(item, 99))
+        timed = await _timed(session, base, quiet_token, salted(item, 99))
 
         async def processing(post_id: str) -> bool:
             async with session.get(f"{base}/api/v1/posts/{post_id}", headers={"Authorization": f"Bearer {noisy_token}"}) as resp:

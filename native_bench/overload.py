@@ -1,8 +1,8 @@
 """``bench pipeline --overload``: twice the pool's throughput, open loop, for ``--duration`` seconds.
 
-First the pool's throughput is measured (closed loop, saturated, a tenth of the duration, at least
-10 s); then uploads *arrive* at twice that rate whatever the server answers, as users would. The
-contract under overload: the only errors are 503s with ``Retry-After`` from ``upload/init`` (the
+First the pool's throughput is measured (a burst that keeps every worker busy for a tenth of the
+duration, at least 10 s); then uploads *arrive* at twice that rate whatever the server answers, as
+users would. The contract under overload: the only errors are 503s with ``Retry-After`` from ``upload/init`` (the
 backlog is full: come back later), the API stays responsive (p99 of a cheap authenticated call,
 sampled all along, under 50 ms), and every upload the server accepted is published in the end.
 """
@@ -10,7 +10,6 @@ sampled all along, under 50 ms), and every upload the server accepted is publish
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any, Sequence
 import aiohttp
 
 from .accounts import Target, account_names, create_account
+from .noisy import salted
 from .pipeline import Upload, upload_once, wait_published
 from .stats import percentile
 
@@ -113,22 +113,22 @@ async def _sample_api(base: str, url: str, token: str, run: Overload, stop: asyn
 
 async def _capacity(session: aiohttp.ClientSession, base: str, tokens: list[str], items: Sequence[Upload],
                     workers: int, seconds: float) -> float:
-    """Published uploads per second with the pool saturated (4 closed-loop clients per worker)."""
-    done: list[float] = []
-    deadline = time.perf_counter() + seconds
-
-    async def client(c: int) -> None:
-        k = 0
-        while time.perf_counter() < deadline:
-            post_id, _ = await upload_once(session, base, tokens[c % len(tokens)], items[(c + k) % len(items)])
-            status, seen = await wait_published(session, base, tokens[c % len(tokens)], post_id)
-            if status == "published" and seen < deadline:
-                done.append(seen)
-            k += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client(c) for c in range(4 * workers)))
-    return len(done) / max(1e-9, min(time.perf_counter(), deadline) - started)
+    """Published uploads per second with the pool never idle: a burst large enough to keep every
+    worker busy for about ``seconds`` is queued at once and timed from the first completed upload
+    to the last publication (a closed loop of clients measures their own round trips instead)."""
+    per_worker_s = 1.0  # a first guess of one transcode; corrected by a small burst first
+    burst = [salted(items[k % len(items)], 10_000 + k) for k in range(2 * workers)]
+    for _ in range(2):
+        started = await asyncio.gather(*(upload_once(session, base, tokens[k % len(tokens)], u)
+                                         for k, u in enumerate(burst)))
+        finished = await asyncio.gather(*(wait_published(session, base, tokens[k % len(tokens)], pid)
+                                          for k, (pid, _) in enumerate(started)))
+        elapsed = max(seen for _, seen in finished) - min(done for _, done in started)
+        rate = len(burst) / max(elapsed, 1e-6)
+        per_worker_s = workers / rate
+        size = max(2 * workers, int(seconds / per_worker_s * workers))
+        burst = [salted(items[k % len(items)], 20_000 + k) for k in range(size)]
+    return rate
 
 
 async def drive_overload(target: Target, items: Sequence[Upload], workers: int, duration_s: float,
@@ -154,10 +154,9 @@ async def drive_overload(target: Target, items: Sequence[Upload], workers: int, 
             due = int((now - start) * run.offered_per_s) + 1
             while run.arrivals < due:
                 item = items[run.arrivals % len(items)]
-                data = item.data + run.arrivals.to_bytes(4, "big")  # each arrival is a new photo
-                salted = Upload(item.name, data, item.content_type, hashlib.sha256(data).hexdigest())
                 token = tokens[run.arrivals % len(tokens)]
-                task = asyncio.create_task(_arrival(session, base, token, salted, run, owners))
+                upload = salted(item, run.arrivals)  # each arrival is a new photo
+                task = asyncio.create_task(_arrival(session, base, token, upload, run, owners))
                 arrivals.add(task)
                 task.add_done_callback(arrivals.discard)
                 run.arrivals += 1

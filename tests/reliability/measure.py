@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -72,9 +73,24 @@ async def plan(root: Path, finished: int) -> dict:
         await asyncio.to_thread(pg.stop)
 
 
-async def _claims_per_s(queue: JobQueue, pool: asyncpg.Pool, seconds: float) -> list[float]:
-    """Claim and publish one job at a time for ``seconds``; claims/s per 10 s window."""
-    windows, count, start = [], 0, time.monotonic()
+async def _claim_cost(pool: asyncpg.Pool) -> tuple[float, int]:
+    """One claim's execution time (ms) and buffers touched, from EXPLAIN (ANALYZE, BUFFERS), rolled
+    back: throughput on a shared 2-core machine is noisy, the pages a claim reads are not."""
+    async with pool.acquire() as conn:
+        claim = conn.transaction()
+        await claim.start()
+        lines = [r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + q("jobs_claim"), 1, "m", 30.0)]
+        await claim.rollback()
+    buffers = sum(int(n) for line in lines[1:2] for n in re.findall(r"(?:hit|read)=(\d+)", line))
+    ms = next(float(line.split(":")[1].split()[0]) for line in lines if line.startswith("Execution Time"))
+    return ms, buffers
+
+
+async def _claims_per_s(queue: JobQueue, pool: asyncpg.Pool, seconds: float) -> list[dict[str, float]]:
+    """Claim and publish one job at a time for ``seconds``; per 10 s window: claims/s, and what
+    one claim cost at the window's end."""
+    windows: list[dict[str, float]] = []
+    count, start = 0, time.monotonic()
     window_start = start
     while time.monotonic() - start < seconds:
         async with pool.acquire() as conn:
@@ -83,7 +99,9 @@ async def _claims_per_s(queue: JobQueue, pool: asyncpg.Pool, seconds: float) -> 
             assert await queue.publish(job, [], 1, 1, {}) is Published.PUBLISHED
             count += 1
         if time.monotonic() - window_start >= 10:
-            windows.append(round(count / (time.monotonic() - window_start), 1))
+            rate = count / (time.monotonic() - window_start)
+            ms, buffers = await _claim_cost(pool)
+            windows.append({"claims_per_s": round(rate, 1), "claim_ms": ms, "claim_buffers": buffers})
             count, window_start = 0, time.monotonic()
     return windows
 

@@ -100,8 +100,8 @@ class Torture:
         try:
             await server.wait_ready(180)
             self.ready[server.name] = True
-        except Exception as exc:  # noqa: BLE001 - reported; the end checks will show the damage
-            pass  # it exited: the monitor restarts it and reports why
+        except Exception:  # noqa: BLE001 - it exited: the monitor restarts it and reports why
+            pass
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True)
