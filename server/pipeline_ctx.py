@@ -63,7 +63,7 @@ def transcode_options(settings: Settings):  # type: ignore[no-untyped-def]
     )
 
 
-def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConfig:  # type: ignore[no-untyped-def]
+def pipeline_config(settings: Settings, pool, store, owner: str, metrics=None) -> PipelineConfig:  # type: ignore[no-untyped-def]
     from actors.transcode import transcode, worker_init
 
     from .posts import expire_upload_sessions, purge_deleted_posts
@@ -92,6 +92,8 @@ def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConf
         store_errors=(StoreUnavailable,),
         housekeeping=(expire_uploads, purge_deleted),
         owner=owner,
+        on_transcoded=metrics.observe_transcode if metrics is not None else None,
+        on_published=metrics.observe_published if metrics is not None else None,
     )
 
 
@@ -110,7 +112,8 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     prefix = instance_prefix(settings.data_dir)
     lock = lock_data_dir(settings.data_dir)
     owner = f"{prefix}{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    pipeline = Pipeline(pool, store, pipeline_config(settings, pool, store, owner), readiness=report)
+    config = pipeline_config(settings, pool, store, owner, app.get(appkeys.METRICS))
+    pipeline = Pipeline(pool, store, config, readiness=report)
     try:
         if lock is not None:
             # After a crash (SIGKILL, power cut) our old leases would block their jobs until they

@@ -95,7 +95,7 @@ async def test_expired_lease_is_reaped_and_the_old_owner_can_no_longer_write(db_
     # The crashed instance wakes up: every write it tries is refused.
     assert await queue.heartbeat([job_id], "crashed", 30) == set()
     async with db_pool.acquire() as conn, conn.transaction():
-        assert not await queue.succeed(conn, job_id, "crashed")
+        assert await queue.succeed(conn, job_id, "crashed") is None
     assert not await queue.fail_final(job_id, "crashed", "image_corrupt", "nope")
     assert await queue.fail_retry(job_id, "crashed", "x", "y", 0) is None
     assert await queue.defer([job_id], "crashed", 0, "x", "y") == set()
@@ -103,7 +103,8 @@ async def test_expired_lease_is_reaped_and_the_old_owner_can_no_longer_write(db_
 
     assert await queue.heartbeat([job_id], "alive", 30) == {job_id}
     async with db_pool.acquire() as conn, conn.transaction():
-        assert await queue.succeed(conn, job_id, "alive")
+        waited = await queue.succeed(conn, job_id, "alive")
+    assert waited is not None and 0.4 < waited < 60  # seconds since queued: the sleep above is in it
     row = await _row(db_pool, job_id)
     assert row["st"] == "succeeded" and row["lease_owner"] is None and row["finished_at"] is not None
 

@@ -88,7 +88,8 @@ class Publisher(Actor):
 
     async def _commit(self, job: ClaimedJob, result: Any) -> bool:
         async with self.ctx.queue.pool.acquire() as conn, conn.transaction():
-            if not await self.ctx.queue.succeed(conn, job.id, self.ctx.owner):
+            waited_s = await self.ctx.queue.succeed(conn, job.id, self.ctx.owner)
+            if waited_s is None:
                 return False
             for r in result.renditions:
                 await conn.execute(
@@ -96,4 +97,5 @@ class Publisher(Actor):
                     variant_key(job.post_id, r.variant, r.format), r.width, r.height, len(r.data), r.quality,
                 )
             await conn.execute(q("pipeline_publish_post"), job.post_id, result.width, result.height, post_metadata(result))
-            return True
+        self.ctx.observe(self.ctx.config.on_published, waited_s)  # committed: the post is visible now
+        return True

@@ -68,9 +68,10 @@ class JobQueue:
             rows = await conn.fetch(q("jobs_heartbeat"), ids, owner, float(lease_s))
         return {r["id"] for r in rows}
 
-    async def succeed(self, conn: asyncpg.Connection, job_id: int, owner: str) -> bool:
-        """Mark succeeded inside the caller's transaction (the publisher's), lease-checked."""
-        return await conn.fetchval(q("jobs_mark_succeeded"), job_id, owner) is not None
+    async def succeed(self, conn: asyncpg.Connection, job_id: int, owner: str) -> float | None:
+        """Mark succeeded inside the caller's transaction (the publisher's), lease-checked: seconds
+        since the job was queued (upload/complete), or None when the lease is no longer ours."""
+        return await conn.fetchval(q("jobs_mark_succeeded"), job_id, owner)
 
     async def fail_final(
         self, job_id: int, owner: str, code: str, message: str, *, status: str = "failed"
