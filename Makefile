@@ -16,16 +16,18 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --upgrade pip
 
 # setuptools prints a notice about editable installs as a warning; it is not one for this tree.
+PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install
+
 $(STAMP_RUN): $(BIN)/python setup.cfg pyproject.toml
-	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -e .
+	$(PIP_INSTALL) -e .
 	touch $@
 
 $(STAMP_TEST): $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install -e '.[test,dist]'
+	$(PIP_INSTALL) -e '.[test,dist]'
 	touch $@
 
 $(STAMP_DIST): $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install -e '.[dist]'
+	$(PIP_INSTALL) -e '.[dist]'
 	touch $@
 
 run: $(STAMP_RUN)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -23,8 +22,8 @@ MAILER = web.AppKey("mailer", Any)  # server.mail.Mailer
 STORE = web.AppKey("store", Any)  # server.storage.ObjectStore
 PIPELINE = web.AppKey("pipeline", Any)  # actors.pipeline handle
 METRICS = web.AppKey("metrics", Any)  # server.metrics.Metrics
-# Set by `serve` when metrics_port is used: the listener it bound before starting anything.
-METRICS_SOCKET = web.AppKey("metrics_socket", socket.socket)
+# Set by `serve` when metrics_port is used: the sockets it bound before starting anything.
+METRICS_SOCKETS = web.AppKey("metrics_sockets", list)
 
-__all__ = ["SETTINGS", "DB", "EMBEDDED_PG", "READINESS", "JWT_KEY", "MAILER", "STORE", "PIPELINE", "METRICS", "METRICS_SOCKET"]
+__all__ = ["SETTINGS", "DB", "EMBEDDED_PG", "READINESS", "JWT_KEY", "MAILER", "STORE", "PIPELINE", "METRICS", "METRICS_SOCKETS"]
 _ = TYPE_CHECKING and EmbeddedPostgres  # for type checkers only

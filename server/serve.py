@@ -35,7 +35,7 @@ def serve(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     if listeners.metrics is not None:
-        app[appkeys.METRICS_SOCKET] = listeners.metrics
+        app[appkeys.METRICS_SOCKETS] = listeners.metrics
     app.on_shutdown.append(_keep_draining)
     # run_app turns SIGTERM/SIGINT into a graceful exit: on_shutdown (readiness false), then the
     # cleanup contexts in reverse (pipeline drain, storage, pool, embedded PostgreSQL). It calls

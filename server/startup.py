@@ -26,46 +26,53 @@ class ListenError(Exception):
 
 @dataclass
 class Listeners:
-    api: socket.socket
-    metrics: socket.socket | None = None
+    api: list[socket.socket]
+    metrics: list[socket.socket] | None = None
 
     def close(self) -> None:
-        for sock in (self.api, self.metrics):
-            if sock is not None:
-                sock.close()
+        for sock in [*self.api, *(self.metrics or [])]:
+            sock.close()
 
 
 def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def bind(host: str, port: int, what: str) -> socket.socket:
-    """A socket bound to host:port, not yet listening (aiohttp starts listening once the app is up,
-    so connections are refused, not left hanging, while it starts)."""
+def bind(host: str, port: int, what: str) -> list[socket.socket]:
+    """Sockets bound to every address of host:port (``localhost`` may be 127.0.0.1 and ::1, "" is
+    all interfaces), not yet listening: aiohttp starts listening once the app is up, so while it
+    starts, connections are refused rather than left hanging."""
+    where = f"{url_host(host)}:{port}"
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise ListenError(f"cannot listen for {what} on {host}:{port}: unknown address ({exc.strerror})") from None
-    sock = socket.socket(family, kind, proto)
+        raise ListenError(f"cannot listen for {what} on {where}: unknown address ({exc.strerror})") from None
+    addresses = list(dict.fromkeys((family, kind, proto, address) for family, kind, proto, _, address in infos))
+    bound: list[socket.socket] = []
     try:
-        # As asyncio does: a previous run's connections in TIME_WAIT must not block a restart.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Linux still refuses the bind while another socket listens there: that is "busy".
-        sock.bind(address)
+        for family, kind, proto, address in addresses:
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            # As asyncio does: a previous run's connections in TIME_WAIT must not block a restart,
+            # and an IPv6 socket beside an IPv4 one must not claim the IPv4 port as well.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and len(addresses) > 1:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            # Linux still refuses the bind while another socket listens there: that is "busy".
+            sock.bind(address)
+            sock.setblocking(False)
     except OSError as exc:
-        sock.close()
+        for sock in bound:
+            sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise ListenError(
-                f"cannot listen for {what} on {url_host(host)}:{port}: the port is already in use "
+                f"cannot listen for {what} on {where}: the port is already in use "
                 "(another imagepipe or another program); stop it or choose another port"
             ) from None
         if exc.errno == errno.EACCES:
-            raise ListenError(f"cannot listen for {what} on {url_host(host)}:{port}: permission denied") from None
-        raise ListenError(f"cannot listen for {what} on {url_host(host)}:{port}: {exc.strerror}") from None
-    sock.setblocking(False)
-    return sock
+            raise ListenError(f"cannot listen for {what} on {where}: permission denied") from None
+        raise ListenError(f"cannot listen for {what} on {where}: {exc.strerror}") from None
+    return bound
 
 
 def bind_listeners(settings: Settings) -> Listeners:
@@ -75,17 +82,18 @@ def bind_listeners(settings: Settings) -> Listeners:
     try:
         return Listeners(api, bind(settings.metrics_host or settings.host, settings.metrics_port, "metrics"))
     except ListenError:
-        api.close()
+        for sock in api:
+            sock.close()
         raise
 
 
 def ready_line(settings: Settings, listeners: Listeners) -> str:
     """``ready on http://HOST:PORT``, with the metrics listener when it has its own."""
-    port = listeners.api.getsockname()[1]
+    port = listeners.api[0].getsockname()[1]
     line = f"ready on http://{url_host(settings.host)}:{port}"
     if listeners.metrics is not None:
         metrics_host = settings.metrics_host or settings.host
-        line += f" (metrics on http://{url_host(metrics_host)}:{listeners.metrics.getsockname()[1]}/metrics)"
+        line += f" (metrics on http://{url_host(metrics_host)}:{listeners.metrics[0].getsockname()[1]}/metrics)"
     return line
 
 

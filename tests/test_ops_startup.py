@@ -65,7 +65,7 @@ def test_a_busy_metrics_port_is_refused_the_same_way(tmp_path: Path) -> None:
 def test_bind_does_not_listen_until_the_app_is_up() -> None:
     """A bound port refuses connections (no silent hang during start-up) yet keeps others out."""
     port = free_port()
-    sock = bind("127.0.0.1", port, "the API")
+    [sock] = bind("127.0.0.1", port, "the API")
     try:
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
@@ -76,12 +76,27 @@ def test_bind_does_not_listen_until_the_app_is_up() -> None:
         sock.close()
 
 
+def test_every_address_of_the_host_is_bound() -> None:
+    """``localhost`` can mean 127.0.0.1 and ::1: clients may try either."""
+    port = free_port()
+    expected = {info[0] for info in socket.getaddrinfo("localhost", port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)}
+    socks = bind("localhost", port, "the API")
+    try:
+        assert {sock.family for sock in socks} == expected and len(socks) == len(expected)
+        for sock in socks:
+            sock.listen()
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def test_ready_line_names_the_bound_address() -> None:
     settings = load_settings(cli={"host": "::1", "port": 8080, "metrics_port": 9100}, environ={})
     api = socket.socket(socket.AF_INET)
     api.bind(("127.0.0.1", 0))
     try:
-        line = ready_line(settings, Listeners(api))
+        line = ready_line(settings, Listeners([api]))
         assert line == f"ready on http://[::1]:{api.getsockname()[1]}"
     finally:
         api.close()

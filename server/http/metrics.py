@@ -16,7 +16,7 @@ from typing import AsyncIterator
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
-from ..appkeys import DB, METRICS, METRICS_SOCKET, PIPELINE, READINESS, SETTINGS
+from ..appkeys import DB, METRICS, METRICS_SOCKETS, PIPELINE, READINESS, SETTINGS
 from ..db import q
 from ..metrics import Metrics, StateSnapshot
 from ..metrics.state import pipeline_numbers
@@ -59,21 +59,21 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def metrics_listener_ctx(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx (with ``metrics_port``): serve /metrics on its own listener for the app's life.
-    ``serve`` binds the socket before anything starts (a busy port fails fast); tests let it bind."""
+    ``serve`` binds its sockets before anything starts (a busy port fails fast); tests let it bind."""
     settings = app[SETTINGS]
     side = web.Application(middlewares=[error_middleware])
     side[SOURCE_APP] = app
     side.router.add_get("/metrics", metrics)
     runner = web.AppRunner(side, access_log=None, handle_signals=False)
     await runner.setup()
-    sock: socket.socket | None = app.get(METRICS_SOCKET)
-    site: web.BaseSite
-    if sock is not None:
-        site = web.SockSite(runner, sock)
-    else:
-        site = web.TCPSite(runner, settings.metrics_host or settings.host, settings.metrics_port)
+    socks: list[socket.socket] | None = app.get(METRICS_SOCKETS)
+    sites: list[web.BaseSite] = (
+        [web.SockSite(runner, sock) for sock in socks] if socks
+        else [web.TCPSite(runner, settings.metrics_host or settings.host, settings.metrics_port)]
+    )
     try:
-        await site.start()
+        for site in sites:
+            await site.start()
         yield
     finally:
         await runner.cleanup()
