@@ -9,7 +9,6 @@ scraper's ``Accept`` (Prometheus text 0.0.4 by default, OpenMetrics when asked).
 from __future__ import annotations
 
 import hmac
-import logging
 import socket
 from typing import AsyncIterator
 
@@ -22,7 +21,6 @@ from ..metrics import Metrics, StateSnapshot
 from ..metrics.state import pipeline_numbers
 from .errors import ApiError, error_middleware
 
-log = logging.getLogger(__name__)
 
 # The metrics listener's app points at the app whose numbers it shows.
 SOURCE_APP = web.AppKey("metrics_source_app", web.Application)

@@ -4,14 +4,11 @@ and the scrape-time state of ``state.py``."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
 from .state import StateCollector
-
-log = logging.getLogger(__name__)
 
 # ``*_created`` series (one per label set) double the output and no dashboard of ours reads them.
 disable_created_metrics()
