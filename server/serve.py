@@ -12,6 +12,7 @@ from aiohttp import web
 from . import appkeys
 from .app import create_app
 from .config import Settings
+from .exit_guard import EXIT_GRACE_S, arm_exit_deadline, leave_when_threads_done
 from .http.access_log import runner_kwargs
 from .startup import EXIT_PORT_BUSY, ListenError, announce_ready, bind_listeners
 
@@ -24,6 +25,7 @@ async def _keep_draining(app: web.Application) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, log.warning, "%s received while draining; still draining", sig.name)
+    arm_exit_deadline(app[appkeys.SETTINGS].drain_timeout_s + EXIT_GRACE_S)
 
 
 def serve(settings: Settings) -> int:
@@ -36,6 +38,16 @@ def serve(settings: Settings) -> int:
     app = create_app(settings)
     if listeners.metrics is not None:
         app[appkeys.METRICS_SOCKETS] = listeners.metrics
+    exit_code = 0
+
+    def fatal(code: int) -> None:
+        """Shut down as SIGTERM would (drain, hand leases back), then exit with ``code``."""
+        nonlocal exit_code
+        log.error("shutting down with exit code %d", code)
+        exit_code = code
+        signal.raise_signal(signal.SIGTERM)
+
+    app[appkeys.FATAL] = fatal
     app.on_shutdown.append(_keep_draining)
     # run_app turns SIGTERM/SIGINT into a graceful exit: on_shutdown (readiness false), then the
     # cleanup contexts in reverse (pipeline drain, storage, pool, embedded PostgreSQL). It calls
@@ -48,4 +60,5 @@ def serve(settings: Settings) -> int:
         handle_signals=True,
         **runner_kwargs(app[appkeys.METRICS]),
     )
-    return 0
+    leave_when_threads_done(exit_code)
+    return exit_code
