@@ -13,7 +13,7 @@ import psutil
 
 from server.config import ConfigError, Settings, load_settings
 
-from .codec import BACKENDS, run_codec, transcode_options
+from .codec import BACKENDS, INTERLEAVED_ONLY, run_codec, transcode_options
 from .cpuprobe import cores
 from .errors import BenchError
 from .pipeline import run_pipeline
@@ -38,9 +38,9 @@ def _int_list(text: str) -> list[int]:
 
 def _backends(text: str) -> list[str]:
     names = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [n for n in names if n not in BACKENDS]
+    unknown = [n for n in names if n not in BACKENDS + INTERLEAVED_ONLY]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"backends are {', '.join(BACKENDS)}; got {text!r}")
+        raise argparse.ArgumentTypeError(f"backends are {', '.join(BACKENDS + INTERLEAVED_ONLY)}; got {text!r}")
     return list(dict.fromkeys(names))
 
 
@@ -82,7 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     codec.add_argument("--workers", type=_int_list, default=None,
                        help="worker counts, e.g. 1,2,4 (default 1 and all cores)")
     codec.add_argument("--backend", type=_backends, default=["vips"],
-                       help=f"comma-separated: {', '.join(BACKENDS)} (default vips)")
+                       help=f"comma-separated: {', '.join(BACKENDS)} (default vips); floor is the least work "
+                            f"for the same files; with --interleave also {', '.join(INTERLEAVED_ONLY)}")
+    codec.add_argument("--interleave", action="store_true",
+                       help="one worker per backend, all on one core, called in turn image by image: ratios "
+                            "that hold on a busy machine, plus output quality (SSIM) and budget cost")
+    codec.add_argument("--rounds", type=_positive, default=5, help="timed rounds with --interleave (default 5)")
+    codec.add_argument("--cpu", type=int, default=None,
+                       help="core to pin the --interleave workers to (default the last one)")
+    codec.add_argument("--sharp-dir", help="folder whose node_modules holds sharp (npm install --prefix DIR sharp)")
 
     pipe = sub.add_parser("pipeline", help="end-to-end uploads through the real HTTP API")
     common(pipe)
@@ -158,7 +166,12 @@ def _load_settings(config: str | None) -> Settings:
 def run_mode(ctx: Context) -> tuple[list[CodecFigures], list[PipelineFigures], bool]:
     """The runs of one mode; the flag says whether to print the recommendation."""
     a = ctx.args
+    if a.mode == "codec" and a.interleave:
+        return [], [], False
     if a.mode == "codec":
+        sharp = [b for b in a.backend if b in INTERLEAVED_ONLY]
+        if sharp:
+            raise BenchError(f"backend {sharp[0]} runs only with --interleave")
         counts = a.workers or sorted({1, cores()})
         return [ctx.codec(b, w) for b in a.backend for w in counts], [], False
     if a.mode == "pipeline":
@@ -170,6 +183,20 @@ def run_mode(ctx: Context) -> tuple[list[CodecFigures], list[PipelineFigures], b
 
     codec, pipelines = tune(ctx, a.max_workers or cores(), a.top, not a.no_pipeline)
     return codec, pipelines, True
+
+
+def _interleaved(ctx: Context) -> int:
+    from .interleave import default_cpu, run_interleaved
+    from .report import interleaved_document, interleaved_text
+
+    a = ctx.args
+    cpu = a.cpu if a.cpu is not None else default_cpu()
+    run = run_interleaved(ctx.images, a.backend, a.rounds, cpu, a.vips_concurrency, ctx.options, a.sharp_dir,
+                          ctx.progress)
+    print(f"Images: {ctx.source}\n\n" + interleaved_text(run), end="")
+    if a.json_path:
+        write_json(a.json_path, interleaved_document(run, machine()))
+    return 0
 
 
 def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = None) -> int:
@@ -187,6 +214,8 @@ def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = 
         images, source = resolve_images(args.images)
         ctx = Context(args, images, source, settings)
         say(f"bench {args.mode}: {len(images)} image(s) from {source}", ctx.progress)
+        if args.mode == "codec" and args.interleave:
+            return _interleaved(ctx)
         codec, pipelines, show_rec = run_mode(ctx)
     except BenchError as exc:
         print(f"imagepipe bench: {exc}", file=sys.stderr)
