@@ -99,6 +99,22 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline_args(pipe)
     pipe.add_argument("--no-codec", action="store_true", help="skip the codec run used for the pipeline/codec ratio")
 
+    queue = sub.add_parser("queue", help="no-op jobs through the real claim/renew/complete SQL: jobs/s, "
+                                         "claim latency, exactly-once check")
+    queue.add_argument("--jobs", type=_positive, default=20_000, help="jobs to seed and drain (default 20000)")
+    queue.add_argument("--claimers", type=_positive, default=32, help="concurrent claimers in all (default 32)")
+    queue.add_argument("--processes", type=_positive, default=None,
+                       help="processes the claimers are spread over (default: cores)")
+    queue.add_argument("--batch", type=_positive, default=8, help="jobs per claim (default 8)")
+    queue.add_argument("--accounts", type=_positive, default=100, help="accounts the jobs belong to (default 100)")
+    queue.add_argument("--pool-size", type=_positive, default=8, help="connections per process (default 8)")
+    queue.add_argument("--dsn", help="PostgreSQL server to use (a database is created there and dropped); "
+                                     "default: the embedded PostgreSQL in a temporary folder")
+    queue.add_argument("--json", dest="json_path", metavar="FILE", help="also write the figures as JSON")
+    queue.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    queue.add_argument("--data-dir", help="parent of the temporary folder of the embedded PostgreSQL")
+    queue.add_argument("--config", help="unused by this mode; accepted like the others")
+
     tune = sub.add_parser("tune", help="codec at 1..cores workers, pipeline at the best few: recommended settings")
     common(tune)
     tune.add_argument("--max-workers", type=_positive, default=None,
@@ -199,6 +215,23 @@ def _interleaved(ctx: Context) -> int:
     return 0
 
 
+def _queue(args: argparse.Namespace) -> int:
+    from .queue import QueueOptions, run_queue
+    from .report import queue_text
+
+    options = QueueOptions(jobs=args.jobs, claimers=args.claimers, processes=args.processes or cores(),
+                           batch=args.batch, accounts=args.accounts, pool_size=args.pool_size)
+    try:
+        figures = run_queue(options, args.dsn, args.data_dir, not args.quiet)
+    except BenchError as exc:
+        print(f"imagepipe bench: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(queue_text(figures), end="")
+    if args.json_path:
+        write_json(args.json_path, {"queue": figures.to_dict(), "machine": machine()})
+    return 0 if figures.exactly_once else EXIT_ERROR
+
+
 def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv))
@@ -210,6 +243,8 @@ def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = 
         for problem in exc.problems:
             print(f"imagepipe bench: config error: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    if args.mode == "queue":
+        return _queue(args)
     try:
         images, source = resolve_images(args.images)
         ctx = Context(args, images, source, settings)

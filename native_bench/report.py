@@ -12,6 +12,9 @@ from .stats import Check, CodecFigures, PipelineFigures, Recommendation, best_pi
 
 if TYPE_CHECKING:
     from .interleave import Interleaved
+    from .queue import QueueFigures
+
+QUEUE_JOBS_PER_S_MIN = 3000  # the target on a 2-core machine
 
 
 def _fmt(value: object) -> str:
@@ -205,3 +208,29 @@ def interleaved_document(run: "Interleaved", machine: dict) -> dict:
         "targets": {t.name: t.to_dict() for t in targets(run.cpu_s)},
         "machine": machine,
     }
+
+
+def queue_text(figures: "QueueFigures") -> str:
+    d = figures.to_dict()
+    o = figures.options
+
+    def ms(key: str) -> str:
+        return " / ".join(_fmt(d[key][p]) for p in ("p50", "p95", "p99"))
+
+    rows = [
+        ("jobs / accounts", f"{o.jobs} / {o.accounts}"),
+        ("claimers / processes / batch / connections per process",
+         f"{o.claimers} / {o.processes} / {o.batch} / {o.pool_size}"),
+        ("jobs/s (claim, renew, complete)", _fmt(figures.jobs_per_s)),
+        ("claim ms p50 / p95 / p99", ms("claim_ms")),
+        ("renew ms p50 / p95 / p99", ms("renew_ms")),
+        ("complete ms p50 / p95 / p99", ms("complete_ms")),
+        ("empty claims", str(figures.empty_claims)),
+        ("CPU ms per job: PostgreSQL / claimers", "-" if figures.cpu_ms_per_job() is None else
+         " / ".join(f"{v:.3f}" for v in figures.cpu_ms_per_job().values())),
+        ("jobs/s that CPU allows on 2 idle cores", "-" if figures.capacity(2) is None else _fmt(figures.capacity(2))),
+        ("exactly once", "yes" if figures.exactly_once else "NO: " + "; ".join(figures.problems)),
+    ]
+    verdict = "ok" if figures.jobs_per_s >= QUEUE_JOBS_PER_S_MIN else "MISSED"
+    return ("Queue (no-op jobs through JobQueue.claim / heartbeat / succeed)\n" + table(("measure", "value"), rows)
+            + f"\n\nTarget: >= {QUEUE_JOBS_PER_S_MIN:,} jobs/s: {verdict}\n")
