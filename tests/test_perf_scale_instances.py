@@ -18,29 +18,14 @@ import psutil
 import pytest
 
 from conftest import corpus_file
-from s3server import AWS_ENV
-from serverproc import ServerProcess, free_port, server_env
+from serverproc import ServerProcess, free_port
+from test_faults_instances import _env as shared_env  # one bucket, one database, one signing key
 from test_pipeline_hooks import HttpApi, pool_workers, wait_for
 
 pytestmark = pytest.mark.fault
 
 UPLOADS = 18  # six through each instance
 LEASE_S = "3"  # the survivors reap the victim's leases within seconds
-
-
-def _env(db_dsn: str, s3_bucket) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return server_env(
-        **AWS_ENV,
-        IMAGEPIPE_DATABASE_URL=db_dsn,
-        IMAGEPIPE_STORAGE="s3",
-        IMAGEPIPE_S3_BUCKET=s3_bucket.name,
-        IMAGEPIPE_S3_ENDPOINT_URL=s3_bucket.endpoint_url,
-        IMAGEPIPE_S3_REGION=s3_bucket.region,
-        IMAGEPIPE_JWT_SECRET="s" * 40,  # one signing key behind one load balancer
-        IMAGEPIPE_WORKERS="1",
-        IMAGEPIPE_JOB_LEASE_S=LEASE_S,
-        IMAGEPIPE_POLL_INTERVAL_S="0.5",
-    )
 
 
 async def _final_rows(db_dsn: str) -> list[tuple[str, int, bool]]:
@@ -63,7 +48,7 @@ async def test_three_instances_one_killed_publish_every_upload_exactly_once(
     tmp_path: Path, db_dsn: str, s3_bucket  # type: ignore[no-untyped-def]
 ) -> None:
     photo = corpus_file("phone-3264x2448.jpg").read_bytes()  # ~0.2 s each: a backlog that lasts
-    env = _env(db_dsn, s3_bucket)
+    env = shared_env(db_dsn, s3_bucket, IMAGEPIPE_JOB_LEASE_S=LEASE_S, IMAGEPIPE_POLL_INTERVAL_S="0.5")
     servers = [ServerProcess(tmp_path / name, free_port(), env).start(wait_ready=0) for name in "abc"]
     for server in servers:
         server.wait_ready(60)
