@@ -115,6 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("--data-dir", help="parent of the temporary folder of the embedded PostgreSQL")
     queue.add_argument("--config", help="unused by this mode; accepted like the others")
 
+    posts = sub.add_parser("posts", help="one page of a profile's posts (the list and renditions queries): "
+                                         "pages/s, latency, PostgreSQL CPU per page")
+    posts.add_argument("--accounts", type=_positive, default=200, help="accounts to seed (default 200)")
+    posts.add_argument("--posts-per-account", type=_positive, default=500, help="published posts each (default 500)")
+    posts.add_argument("--clients", type=_positive, default=16, help="concurrent clients (default 16)")
+    posts.add_argument("--pages", type=_positive, default=5000, help="pages to load in all (default 5000)")
+    posts.add_argument("--dsn", help="PostgreSQL server to use (a database is created there and dropped)")
+    posts.add_argument("--json", dest="json_path", metavar="FILE", help="also write the figures as JSON")
+    posts.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    posts.add_argument("--data-dir", help="parent of the temporary folder of the embedded PostgreSQL")
+    posts.add_argument("--config", help="unused by this mode; accepted like the others")
+
     tune = sub.add_parser("tune", help="codec at 1..cores workers, pipeline at the best few: recommended settings")
     common(tune)
     tune.add_argument("--max-workers", type=_positive, default=None,
@@ -232,6 +244,23 @@ def _queue(args: argparse.Namespace) -> int:
     return 0 if figures.exactly_once else EXIT_ERROR
 
 
+def _posts(args: argparse.Namespace) -> int:
+    from .posts_list import PostsOptions, run_posts
+    from .report import posts_text
+
+    options = PostsOptions(accounts=args.accounts, posts_per_account=args.posts_per_account,
+                           clients=args.clients, pages=args.pages)
+    try:
+        figures = run_posts(options, args.dsn, args.data_dir, not args.quiet)
+    except BenchError as exc:
+        print(f"imagepipe bench: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(posts_text(figures), end="")
+    if args.json_path:
+        write_json(args.json_path, {"posts": figures.to_dict(), "machine": machine()})
+    return 0
+
+
 def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv))
@@ -245,6 +274,8 @@ def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = 
         return EXIT_USAGE
     if args.mode == "queue":
         return _queue(args)
+    if args.mode == "posts":
+        return _posts(args)
     try:
         images, source = resolve_images(args.images)
         ctx = Context(args, images, source, settings)

@@ -15,13 +15,10 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import secrets
-import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .errors import BenchError
 from .progress import say
@@ -187,84 +184,44 @@ def _process_entry(dsn: str, claimers: int, batch: int, pool_size: int, start_at
     return asyncio.run(_run_process(dsn, claimers, batch, pool_size, start_at))
 
 
-async def _prepare(admin_dsn: str, options: QueueOptions) -> tuple[str, str]:
-    """A fresh migrated database with the seeded jobs: (its dsn, its name)."""
-    import asyncpg
-
-    from server.db import migrate, q
-
-    name = f"imagepipe_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    dsn = _with_database(admin_dsn, name)
-    conn = await asyncpg.connect(dsn)
-    try:
-        await migrate(conn)
-        users = [r["id"] for r in await conn.fetch(q("bench_seed_users"), name, options.accounts)]
-        await conn.fetch(q("bench_seed_jobs"), users, options.jobs)
-        await conn.execute("VACUUM ANALYZE")  # a live database's statistics: without them the claim plans badly
-    finally:
-        await conn.close()
-    return dsn, name
-
-
-async def _finish(admin_dsn: str, dsn: str, name: str) -> dict[str, int]:
+async def _seed(dsn: str, options: QueueOptions) -> None:
     import asyncpg
 
     from server.db import q
 
     conn = await asyncpg.connect(dsn)
     try:
-        states = {r["status"]: r["n"] for r in await conn.fetch(q("bench_job_states"))}
+        users = [r["id"] for r in await conn.fetch(q("bench_seed_users"), "q", options.accounts)]
+        await conn.fetch(q("bench_seed_jobs"), users, options.jobs)
+        await conn.execute("VACUUM ANALYZE")  # a live database's statistics: without them the claim plans badly
     finally:
         await conn.close()
-    admin = await asyncpg.connect(admin_dsn)
+
+
+async def _states(dsn: str) -> dict[str, int]:
+    import asyncpg
+
+    from server.db import q
+
+    conn = await asyncpg.connect(dsn)
     try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        return {r["status"]: r["n"] for r in await conn.fetch(q("bench_job_states"))}
     finally:
-        await admin.close()
-    return states
-
-
-def _with_database(dsn: str, database: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(dsn)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+        await conn.close()
 
 
 def run_queue(options: QueueOptions, admin_dsn: str | None, data_dir: str | None, progress: bool) -> QueueFigures:
     """Seed, drain with every claimer at once, check, clean up."""
-    embedded = None
-    tmp = None
-    if admin_dsn is None:
-        from server.db.embedded import start_embedded
+    from .scratchdb import ScratchDatabase
 
-        # The embedded server runs as its own user when we are root: it must reach this folder.
-        tmp = tempfile.mkdtemp(prefix="imagepipe-bench-queue-", dir=data_dir)
-        os.chmod(tmp, 0o755)
-        embedded = start_embedded(Path(tmp) / "pg")
-        admin_dsn = embedded.uri
-    try:
-        dsn, name = asyncio.run(_prepare(admin_dsn, options))
+    with ScratchDatabase(admin_dsn, data_dir, "imagepipe_bench") as db:
+        asyncio.run(_seed(db.dsn, options))
         say(f"bench queue: {options.jobs} jobs seeded over {options.accounts} accounts; "
             f"{options.claimers} claimers in {options.processes} process(es)", progress)
-        pg_before = _postgres_cpu(embedded)
-        try:
-            logs, wall = _drain(dsn, options)
-            pg_cpu = None if pg_before is None else _postgres_cpu(embedded) - pg_before
-        finally:
-            states = asyncio.run(_finish(admin_dsn, dsn, name))
-    finally:
-        if embedded is not None:
-            embedded.stop()
-        if tmp is not None:
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
+        pg_before = db.postgres_cpu()
+        logs, wall = _drain(db.dsn, options)
+        pg_after = db.postgres_cpu()
+        states = asyncio.run(_states(db.dsn))
     problems = check_exactly_once(options.jobs, logs, states)
     return QueueFigures(
         options=options, wall_s=wall, completed=sum(len(log.completed) for log in logs),
@@ -273,37 +230,9 @@ def run_queue(options: QueueOptions, admin_dsn: str | None, data_dir: str | None
         renew_s=tuple(s for log in logs for s in log.renew_s),
         complete_s=tuple(s for log in logs for s in log.complete_s),
         empty_claims=sum(log.empty_claims for log in logs), states=states,
-        claimer_cpu_s=sum(log.cpu_s for log in logs), postgres_cpu_s=pg_cpu,
+        claimer_cpu_s=sum(log.cpu_s for log in logs),
+        postgres_cpu_s=None if pg_before is None or pg_after is None else pg_after - pg_before,
     )
-
-
-def _postgres_cpu(embedded) -> float | None:
-    """CPU seconds the embedded server has used so far: the postmaster, the backends it has reaped
-    (its children's times) and those alive now. The bench's backends exit with its pools, so only
-    the reaped children's times still hold their CPU when the run is over."""
-    if embedded is None:
-        return None
-    import psutil
-
-    from server.db.embedded import postmaster_pid
-
-    pid = postmaster_pid(embedded.pgdata)
-    if pid is None:
-        return None
-    try:
-        postmaster = psutil.Process(pid)
-        times = postmaster.cpu_times()
-        total = times.user + times.system + times.children_user + times.children_system
-        children = postmaster.children(recursive=True)
-    except psutil.NoSuchProcess:
-        return None
-    for child in children:
-        try:
-            own = child.cpu_times()
-            total += own.user + own.system
-        except psutil.NoSuchProcess:  # reaped between the two calls: its time is now the postmaster's
-            continue
-    return total
 
 
 def _drain(dsn: str, options: QueueOptions) -> tuple[list[ClaimerLog], float]:

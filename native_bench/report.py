@@ -12,6 +12,7 @@ from .stats import Check, CodecFigures, PipelineFigures, Recommendation, best_pi
 
 if TYPE_CHECKING:
     from .interleave import Interleaved
+    from .posts_list import PostsFigures
     from .queue import QueueFigures
 
 QUEUE_JOBS_PER_S_MIN = 3000  # the target on a 2-core machine
@@ -234,3 +235,17 @@ def queue_text(figures: "QueueFigures") -> str:
     verdict = "ok" if figures.jobs_per_s >= QUEUE_JOBS_PER_S_MIN else "MISSED"
     return ("Queue (no-op jobs through JobQueue.claim / heartbeat / succeed)\n" + table(("measure", "value"), rows)
             + f"\n\nTarget: >= {QUEUE_JOBS_PER_S_MIN:,} jobs/s: {verdict}\n")
+
+
+def posts_text(figures: "PostsFigures") -> str:
+    d = figures.to_dict()
+    rows = [
+        ("posts / accounts", f"{d['posts']} / {figures.options.accounts}"),
+        ("clients / pages of " + str(d["page_size"]), f"{d['clients']} / {d['pages']}"),
+        ("pages/s", _fmt(figures.pages_per_s)),
+        ("page ms p50 / p95 / p99", " / ".join(_fmt(d["latency_ms"][p]) for p in ("p50", "p95", "p99"))),
+        ("PostgreSQL CPU ms per page", "-" if d["postgres_cpu_ms_per_page"] is None
+         else f"{d['postgres_cpu_ms_per_page']:.3f}"),
+        ("client CPU ms per page", f"{d['client_cpu_ms_per_page']:.3f}"),
+    ]
+    return "Posts list (list_user_posts + post_images_for, one page each)\n" + table(("measure", "value"), rows) + "\n"

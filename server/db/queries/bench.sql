@@ -23,3 +23,26 @@ RETURNING id
 
 -- name: bench_job_states
 SELECT status::text AS status, count(*) AS n FROM jobs GROUP BY status
+
+-- name: bench_seed_posts
+-- $2 published posts for each account in $1, a minute apart, each with its counters and its three
+-- JPEG renditions: what a profile page lists.
+WITH seeded AS (
+    INSERT INTO posts (id, user_id, status, source_key, content_type, file_size, width, height,
+                       created_at, published_at, metadata)
+    SELECT gen_random_uuid(), u, 'published', 'uploads/bench/' || i, 'image/jpeg', 2000000, 4000, 3000,
+           now() - make_interval(mins => i), now() - make_interval(mins => i),
+           '{"placeholder": "LKO2?U%2Tw=w]~RBVZRi};RPxuwH", "dominant_color": "#808080"}'::jsonb
+    FROM unnest($1::uuid[]) AS u, generate_series(1, $2::int) AS i
+    RETURNING id
+), counters AS (
+    INSERT INTO post_metadata (post_id) SELECT id FROM seeded
+)
+INSERT INTO post_images (post_id, variant, format, storage_key, width, height, bytes, quality)
+SELECT s.id, v.variant, 'jpeg', 'posts/' || s.id || '/' || v.variant || '.jpg', v.w, v.h, v.b, v.q
+FROM seeded s, (VALUES ('thumbnail', 150, 113, 7000, 80), ('medium', 600, 450, 80000, 85),
+                       ('original', 4000, 3000, 1500000, 90)) AS v (variant, w, h, b, q)
+
+-- name: bench_cursor_at
+-- The keyset cursor of the $2-th newest post of account $1: where "load more" would be.
+SELECT created_at, id FROM posts WHERE user_id = $1 ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1
