@@ -227,21 +227,27 @@ def _interleaved(ctx: Context) -> int:
     return 0
 
 
+def _database_mode(args: argparse.Namespace, key: str, run: Any, render: Any, ok: Any = lambda f: True) -> int:
+    """Run a bench of the database (queue, posts): print it, write it, and exit 1 on a broken check."""
+    try:
+        figures = run()
+    except BenchError as exc:
+        print(f"imagepipe bench: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(render(figures), end="")
+    if args.json_path:
+        write_json(args.json_path, {key: figures.to_dict(), "machine": machine()})
+    return 0 if ok(figures) else EXIT_ERROR
+
+
 def _queue(args: argparse.Namespace) -> int:
     from .queue import QueueOptions, run_queue
     from .report import queue_text
 
     options = QueueOptions(jobs=args.jobs, claimers=args.claimers, processes=args.processes or cores(),
                            batch=args.batch, accounts=args.accounts, pool_size=args.pool_size)
-    try:
-        figures = run_queue(options, args.dsn, args.data_dir, not args.quiet)
-    except BenchError as exc:
-        print(f"imagepipe bench: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    print(queue_text(figures), end="")
-    if args.json_path:
-        write_json(args.json_path, {"queue": figures.to_dict(), "machine": machine()})
-    return 0 if figures.exactly_once else EXIT_ERROR
+    return _database_mode(args, "queue", lambda: run_queue(options, args.dsn, args.data_dir, not args.quiet),
+                          queue_text, lambda f: f.exactly_once)
 
 
 def _posts(args: argparse.Namespace) -> int:
@@ -250,15 +256,8 @@ def _posts(args: argparse.Namespace) -> int:
 
     options = PostsOptions(accounts=args.accounts, posts_per_account=args.posts_per_account,
                            clients=args.clients, pages=args.pages)
-    try:
-        figures = run_posts(options, args.dsn, args.data_dir, not args.quiet)
-    except BenchError as exc:
-        print(f"imagepipe bench: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    print(posts_text(figures), end="")
-    if args.json_path:
-        write_json(args.json_path, {"posts": figures.to_dict(), "machine": machine()})
-    return 0
+    return _database_mode(args, "posts", lambda: run_posts(options, args.dsn, args.data_dir, not args.quiet),
+                          posts_text)
 
 
 def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = None) -> int:
