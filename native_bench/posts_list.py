@@ -36,6 +36,7 @@ class PostsFigures:
     latency_s: tuple[float, ...]
     postgres_cpu_s: float | None
     client_cpu_s: float
+    bytes_per_post: float  # database size over posts, after VACUUM ANALYZE: tables, indexes, TOAST
 
     @property
     def pages_per_s(self) -> float:
@@ -53,10 +54,11 @@ class PostsFigures:
             "latency_ms": ms_summary(self.latency_s, (50, 95, 99)),
             "postgres_cpu_ms_per_page": None if self.postgres_ms_per_page is None else round(self.postgres_ms_per_page, 4),
             "client_cpu_ms_per_page": round(1000 * self.client_cpu_s / max(self.pages, 1), 4),
+            "database_bytes_per_post": round(self.bytes_per_post),
         }
 
 
-async def _seed(dsn: str, options: PostsOptions) -> list:
+async def _seed(dsn: str, options: PostsOptions) -> tuple[list, float]:
     import asyncpg
 
     from server.db import q
@@ -67,9 +69,10 @@ async def _seed(dsn: str, options: PostsOptions) -> list:
         for start in range(0, len(users), 20):  # in slices: one statement per 20 accounts
             await conn.execute(q("bench_seed_posts"), users[start:start + 20], options.posts_per_account)
         await conn.execute("VACUUM ANALYZE")
+        size = await conn.fetchval(q("bench_bytes_per_post"))
     finally:
         await conn.close()
-    return users
+    return users, size
 
 
 async def _plan(pool, users: list, options: PostsOptions) -> list[list[tuple]]:
@@ -125,8 +128,8 @@ def run_posts(options: PostsOptions, admin_dsn: str | None, data_dir: str | None
     from .scratchdb import ScratchDatabase
 
     with ScratchDatabase(admin_dsn, data_dir, "imagepipe_bench") as db:
-        users = asyncio.run(_seed(db.dsn, options))
+        users, bytes_per_post = asyncio.run(_seed(db.dsn, options))
         say(f"bench posts: {options.accounts * options.posts_per_account} posts seeded over "
             f"{options.accounts} accounts; {options.clients} clients", progress)
         wall, latency, client_cpu, pg_cpu = asyncio.run(_run(db, users, options))
-    return PostsFigures(options, wall, len(latency), tuple(latency), pg_cpu, client_cpu)
+    return PostsFigures(options, wall, len(latency), tuple(latency), pg_cpu, client_cpu, bytes_per_post)

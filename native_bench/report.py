@@ -247,5 +247,6 @@ def posts_text(figures: "PostsFigures") -> str:
         ("PostgreSQL CPU ms per page", "-" if d["postgres_cpu_ms_per_page"] is None
          else f"{d['postgres_cpu_ms_per_page']:.3f}"),
         ("client CPU ms per page", f"{d['client_cpu_ms_per_page']:.3f}"),
+        ("database bytes per post (with its renditions and counters)", f"{d['database_bytes_per_post']:,}"),
     ]
     return "Posts list (list_user_posts + post_images_for, one page each)\n" + table(("measure", "value"), rows) + "\n"

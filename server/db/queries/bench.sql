@@ -46,3 +46,7 @@ FROM seeded s, (VALUES ('thumbnail', 150, 113, 7000, 80), ('medium', 600, 450, 8
 -- name: bench_cursor_at
 -- The keyset cursor of the $2-th newest post of account $1: where "load more" would be.
 SELECT created_at, id FROM posts WHERE user_id = $1 ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1
+
+-- name: bench_bytes_per_post
+-- The database's size (tables, indexes, TOAST) over its posts: what each upload adds to PostgreSQL.
+SELECT pg_database_size(current_database())::float8 / greatest(count(*), 1) FROM posts
