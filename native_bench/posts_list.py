@@ -52,7 +52,8 @@ class PostsFigures:
             "accounts": o.accounts, "posts": o.accounts * o.posts_per_account, "clients": o.clients,
             "pages": self.pages, "page_size": PAGE, "pages_per_s": round(self.pages_per_s, 1),
             "latency_ms": ms_summary(self.latency_s, (50, 95, 99)),
-            "postgres_cpu_ms_per_page": None if self.postgres_ms_per_page is None else round(self.postgres_ms_per_page, 4),
+            "postgres_cpu_ms_per_page": (None if self.postgres_ms_per_page is None
+                                         else round(self.postgres_ms_per_page, 4)),
             "client_cpu_ms_per_page": round(1000 * self.client_cpu_s / max(self.pages, 1), 4),
             "database_bytes_per_post": round(self.bytes_per_post),
         }

@@ -173,7 +173,8 @@ def interleaved_text(run: "Interleaved") -> str:
     for image in run.images:
         for b in run.backends:
             for out, score in sorted(run.outputs.get(b, {}).get(image, ()), key=lambda o: -o[0].width * o[0].height):
-                qrows.append((image, b, out.variant, f"{out.width}x{out.height}", out.quality, out.size, f"{score:.4f}"))
+                size = f"{out.width}x{out.height}"
+                qrows.append((image, b, out.variant, size, out.quality, out.size, f"{score:.4f}"))
     if qrows:
         text += "\n\nOutputs (untimed first round): SSIM on luma against the source resized to the same size\n"
         text += table(("image", "backend", "variant", "size", "quality", "bytes", "SSIM"), qrows)

@@ -33,7 +33,8 @@ async def _final_rows(db_dsn: str) -> list[tuple[str, int, bool]]:
     try:
         rows = await conn.fetch(
             "SELECT j.status::text AS s, p.status::text AS p, "
-            "(SELECT count(*) FROM post_images i WHERE i.post_id = j.post_id) AS n FROM jobs j JOIN posts p ON p.id = j.post_id"
+            "(SELECT count(*) FROM post_images i WHERE i.post_id = j.post_id) AS n "
+            "FROM jobs j JOIN posts p ON p.id = j.post_id"
         )
     finally:
         await conn.close()

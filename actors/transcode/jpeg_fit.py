@@ -30,12 +30,15 @@ SAMPLE_PIXELS = 300_000  # below twice this the whole image is the sample; above
 # (closer to progressive, and their cost is spread over many pixels); a whole small image with the
 # standard tables, which cost a third as much there.
 SAMPLED_RATIO = 0.966
-WHOLE_RATIO = 0.93
+WHOLE_RATIO = 0.925
 # Aim the estimate this far under the budget, by its spread on the corpus (wider for a sample).
 SAMPLED_FILL = 0.955
-WHOLE_FILL = 0.96
+WHOLE_FILL = 0.98
 TRUST_PREDICTION = 0.9  # a prediction at most this share of the budget skips the probes
-CLOSE_ENOUGH = 0.95  # stop searching once the estimate is this close under its aim
+# Stop searching once the estimate is this close under its aim. A whole small image's probe costs a
+# millisecond, so it searches closer (the corpus camera photo's medium: q82 as before, not q80).
+SAMPLED_CLOSE_ENOUGH = 0.95
+WHOLE_CLOSE_ENOUGH = 0.985
 MAX_RECALIBRATIONS = 3
 
 
@@ -48,6 +51,7 @@ class Estimator:
         self.sampled = bool(tiles)
         self.ratio = SAMPLED_RATIO if self.sampled else WHOLE_RATIO
         self.fill = SAMPLED_FILL if self.sampled else WHOLE_FILL
+        self.close_enough = SAMPLED_CLOSE_ENOUGH if self.sampled else WHOLE_CLOSE_ENOUGH
         if tiles:
             crops = [image.crop(x, y, w, h) for x, y, w, h in tiles]
             self.sample = pyvips.Image.arrayjoin(crops, across=1) if len(crops) > 1 else crops[0]
@@ -103,7 +107,8 @@ def fit_progressive(
     if predicted is not None and predicted <= max_bytes * TRUST_PREDICTION:
         q = quality
     else:
-        found = budget.search_size(estimate, quality, max_bytes * estimate.fill, floor, close_enough=CLOSE_ENOUGH)
+        found = budget.search_size(estimate, quality, max_bytes * estimate.fill, floor,
+                                   close_enough=estimate.close_enough)
         if not found.fits:
             return budget.Fit(floor, None, int(found.smallest_size), stats.probes)
         q = found.quality
@@ -119,7 +124,7 @@ def fit_progressive(
             break
         estimate.calibrate(q, len(data))
         found = budget.search_size(estimate, q, max_bytes * estimate.fill, floor, first=estimate(q),
-                                   close_enough=CLOSE_ENOUGH)
+                                   close_enough=estimate.close_enough)
         if not found.fits:
             return budget.Fit(floor, None, int(found.smallest_size), stats.probes)
         q = min(found.quality, q - 1)

@@ -159,7 +159,9 @@ def jpeg_luma_table(source: bytes) -> list[int] | None:
                 if len(values) < size:
                     return None
                 if table == 0:
-                    return list(values) if not wide else [int.from_bytes(values[j : j + 2], "big") for j in range(0, 128, 2)]
+                    if not wide:
+                        return list(values)
+                    return [int.from_bytes(values[j : j + 2], "big") for j in range(0, 128, 2)]
                 i += 1 + size
         pos += 2 + length
     return None
