@@ -1,9 +1,11 @@
-"""What people do to a post: like, unlike, comment, delete a comment, view. One transaction per
-action, each in one function, so work that must commit with it (issue 11's like and comment
-notifications) goes in there. Counters move by trigger (0010_social.sql), never here.
+"""What people do to a post: like, unlike, comment, delete a comment, view. One function per
+action, each one atomic statement or one transaction, so work that must commit with it (issue 11's
+like and comment notifications) has one place to go. Counters move by trigger (0010_social.sql),
+never here.
 
-Whether the post may be acted on is read in the same transaction as the write, through the SQL
-functions ``post_visible_to`` and ``post_is_public``; rules.py turns the answer into 404 / 409.
+Whether the post may be acted on is read in the same statement or transaction as the write,
+through the SQL functions ``post_visible_to`` and ``post_is_public``; rules.py turns the answer
+into 404 / 409.
 """
 
 from __future__ import annotations
@@ -36,44 +38,41 @@ async def _post_for(conn: asyncpg.Connection, post_id: uuid.UUID, actor: uuid.UU
     return row
 
 
-async def _like_count(conn: asyncpg.Connection, post_id: uuid.UUID) -> int:
-    return await conn.fetchval(q("social_like_count"), post_id) or 0
+async def _set_like(conn: asyncpg.Connection, post_id: uuid.UUID, actor: uuid.UUID, like: bool) -> LikeResult:
+    # One statement (social_set_like in 0010_social.sql): a like is the hottest write, and every
+    # round trip counts when the CPU is busy transcoding. Issue 11's like notification must commit
+    # with it: wrap this call and that insert in one conn.transaction() there.
+    try:
+        row = await conn.fetchrow(q("social_set_like"), post_id, actor, like)
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise gone_error(exc) from None
+    rules.check_post_for_engagement(row["post_found"], row["post_visible"], row["post_public"] or not like)
+    return LikeResult(liked=like, like_count=row["like_count"] or 0, changed=row["changed"])
 
 
 async def like(conn: asyncpg.Connection, post_id: uuid.UUID, actor: uuid.UUID) -> LikeResult:
-    """``actor`` likes a published post it can see; idempotent. ``like_count`` is read back in the
-    same transaction: the count including this like, whatever else is committing."""
-    try:
-        async with conn.transaction():
-            await _post_for(conn, post_id, actor, must_be_public=True)
-            made = await conn.fetchval(q("social_like"), post_id, actor) is not None
-            # A "like" notification (issue 11) is written here when made: it commits with the like.
-            count = await _like_count(conn, post_id)
-    except asyncpg.ForeignKeyViolationError as exc:
-        raise gone_error(exc) from None
-    return LikeResult(liked=True, like_count=count, changed=made)
+    """``actor`` likes a published post it can see; idempotent. ``like_count`` is read after the
+    change in the same transaction: the count including this like, whatever else is committing."""
+    return await _set_like(conn, post_id, actor, True)
 
 
 async def unlike(conn: asyncpg.Connection, post_id: uuid.UUID, actor: uuid.UUID) -> LikeResult:
     """Removing a like needs only that the post be visible: a post that left ``published`` keeps
     its likes, and their owners may still take them back."""
-    async with conn.transaction():
-        await _post_for(conn, post_id, actor, must_be_public=False)
-        removed = await conn.fetchval(q("social_unlike"), post_id, actor) is not None
-        count = await _like_count(conn, post_id)
-    return LikeResult(liked=False, like_count=count, changed=removed)
+    return await _set_like(conn, post_id, actor, False)
 
 
 async def add_comment(conn: asyncpg.Connection, post_id: uuid.UUID, actor: uuid.UUID, body: str) -> asyncpg.Record:
-    """A new comment (its row joined with the author's name) on a published post ``actor`` can see."""
+    """A new comment (its row joined with the author's name) on a published post ``actor`` can see.
+    One statement checks and writes; issue 11's comment notification must commit with it: wrap
+    this call and that insert in one conn.transaction() there."""
     try:
-        async with conn.transaction():
-            await _post_for(conn, post_id, actor, must_be_public=True)  # its owner_id: who to notify
-            comment = await conn.fetchrow(q("social_insert_comment"), uuid.uuid4(), post_id, actor, body)
-            # A "comment" notification (issue 11) is written here: it commits with the comment.
-            return comment
+        row = await conn.fetchrow(q("social_insert_comment"), uuid.uuid4(), post_id, actor, body)
     except asyncpg.ForeignKeyViolationError as exc:
         raise gone_error(exc) from None
+    found = row is not None
+    rules.check_post_for_engagement(found, found and row["post_visible"], found and row["post_public"])
+    return row
 
 
 async def delete_comment(conn: asyncpg.Connection, comment_id: uuid.UUID, actor: uuid.UUID) -> None:

@@ -90,22 +90,21 @@ async def delete_me(request: web.Request) -> web.Response:
 
 # -- the graph ---------------------------------------------------------------------------------------
 
-async def _edge(request: web.Request, limit_action: str | None) -> tuple[uuid.UUID, uuid.UUID]:
-    """(caller, target id) for a graph write; the target is resolved but its relation to the caller
-    is judged inside the action's transaction."""
+async def _edge_action(request: web.Request, limit_action: str | None,
+                       action: Callable[[asyncpg.Connection, uuid.UUID, uuid.UUID], Awaitable[Any]]) -> Any:
+    """A graph write by a verified caller on the account in the path: resolve it (404 if none),
+    count the attempt, act. Its relation to the caller is judged inside the action's transaction."""
     actor = await require_verified_user(request)
     ref = _ref(request.match_info["user"], actor)
     async with _pool(request).acquire() as conn:
-        row = await graph.find_account(conn, ref, actor)
+        target = (await graph.find_account(conn, ref, actor))["id"]
         if limit_action is not None:
             await limits.hit(conn, request.app[appkeys.SETTINGS], limit_action, actor)
-    return actor, row["id"]
+        return await action(conn, actor, target)
 
 
 async def _follow(request: web.Request, action: Callable[..., Awaitable[graph.FollowResult]]) -> web.Response:
-    actor, target = await _edge(request, limits.FOLLOW)
-    async with _pool(request).acquire() as conn:
-        result = await action(conn, actor, target)
+    result = await _edge_action(request, limits.FOLLOW, action)
     return web.json_response({"following": result.following, "followers_count": result.followers_count})
 
 
@@ -118,10 +117,7 @@ async def delete_follow(request: web.Request) -> web.Response:
 
 
 async def _block(request: web.Request, action: Callable[..., Awaitable[bool]]) -> web.Response:
-    actor, target = await _edge(request, None)
-    async with _pool(request).acquire() as conn:
-        blocked = await action(conn, actor, target)
-    return web.json_response({"blocked": blocked})
+    return web.json_response({"blocked": await _edge_action(request, None, action)})
 
 
 async def put_block(request: web.Request) -> web.Response:
@@ -161,18 +157,11 @@ async def get_my_blocks(request: web.Request) -> web.Response:
 
 # -- engagement --------------------------------------------------------------------------------------
 
-async def _post_action(request: web.Request, limit_action: str | None) -> tuple[uuid.UUID, uuid.UUID]:
+async def _like(request: web.Request, action: Callable[..., Awaitable[engagement.LikeResult]]) -> web.Response:
     actor = await require_verified_user(request)
     post_id = parse_uuid(request.match_info["post_id"])
-    if limit_action is not None:
-        async with _pool(request).acquire() as conn:
-            await limits.hit(conn, request.app[appkeys.SETTINGS], limit_action, actor)
-    return actor, post_id
-
-
-async def _like(request: web.Request, action: Callable[..., Awaitable[engagement.LikeResult]]) -> web.Response:
-    actor, post_id = await _post_action(request, limits.LIKE)
-    async with _pool(request).acquire() as conn:
+    async with _pool(request).acquire() as conn:  # one connection: each release costs a round trip
+        await limits.hit(conn, request.app[appkeys.SETTINGS], limits.LIKE, actor)
         result = await action(conn, post_id, actor)
     return web.json_response({"liked": result.liked, "like_count": result.like_count})
 
@@ -204,7 +193,8 @@ async def delete_comment(request: web.Request) -> web.Response:
 
 
 async def post_view(request: web.Request) -> web.Response:
-    actor, post_id = await _post_action(request, None)
+    actor = await require_verified_user(request)
+    post_id = parse_uuid(request.match_info["post_id"])
     async with _pool(request).acquire() as conn:
         await engagement.count_view(conn, post_id, actor)
     return web.Response(status=204)

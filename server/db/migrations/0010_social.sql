@@ -160,6 +160,34 @@ BEGIN
 END $$;
 CREATE TRIGGER likes_count AFTER INSERT OR DELETE ON likes FOR EACH ROW EXECUTE FUNCTION likes_count_keep();
 
+-- Like or unlike in one round trip (a like is the hottest write there is): look at the post, change
+-- the edge only if the actor may (visible, and public to like), then read the count the trigger
+-- left, all in one statement's transaction, so the count includes this change. The caller turns
+-- the flags into 404 / 409 (server/social/rules.py).
+CREATE FUNCTION social_set_like(p_post uuid, p_user uuid, p_like boolean)
+RETURNS TABLE (post_found boolean, post_visible boolean, post_public boolean, changed boolean,
+               like_count bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    p record;
+BEGIN
+    SELECT user_id, status, deleted_at INTO p FROM posts WHERE id = p_post;
+    post_found := FOUND;
+    post_visible := post_found AND post_visible_to(p.user_id, p.status, p.deleted_at, p_user);
+    post_public := post_found AND post_is_public(p.status, p.deleted_at);
+    changed := false;
+    IF post_visible AND (post_public OR NOT p_like) THEN
+        IF p_like THEN
+            INSERT INTO likes (post_id, user_id) VALUES (p_post, p_user) ON CONFLICT DO NOTHING;
+        ELSE
+            DELETE FROM likes WHERE post_id = p_post AND user_id = p_user;
+        END IF;
+        changed := FOUND;
+    END IF;
+    SELECT m.like_count INTO like_count FROM post_metadata m WHERE m.post_id = p_post;
+    RETURN NEXT;
+END $$;
+
 -- Comments: plain text, oldest first.
 CREATE TABLE comments (
     id          uuid PRIMARY KEY,

@@ -13,6 +13,11 @@ SELECT u.id, u.username, u.display_name, u.bio, u.created_at,
 FROM users u JOIN user_stats s ON s.user_id = u.id
 WHERE u.id = coalesce($1::uuid, (SELECT id FROM users WHERE lower(username) = $2::text));
 
+-- name: social_async_commit
+-- This transaction's commit need not wait for the WAL flush (rate-limit counters: losing one
+-- in a crash is harmless). Durable data never goes through it.
+SET LOCAL synchronous_commit TO off;
+
 -- name: social_lock_pair
 -- Serialises every change to the edges between two accounts ($1, $2 in any order): a follow and a
 -- block racing each other must not leave a follow behind the block.
@@ -49,22 +54,24 @@ SELECT p.user_id AS owner_id,
        post_is_public(p.status, p.deleted_at) AS public
 FROM posts p WHERE p.id = $1;
 
--- name: social_like
-INSERT INTO likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING created_at;
-
--- name: social_unlike
-DELETE FROM likes WHERE post_id = $1 AND user_id = $2 RETURNING created_at;
-
--- name: social_like_count
-SELECT like_count FROM post_metadata WHERE post_id = $1;
+-- name: social_set_like
+-- $1 post, $2 actor, $3 true to like, false to unlike: see social_set_like in 0010_social.sql.
+SELECT post_found, post_visible, post_public, changed, like_count FROM social_set_like($1, $2, $3);
 
 -- name: social_insert_comment
--- $1 id, $2 post, $3 author, $4 body
-WITH c AS (
-    INSERT INTO comments (id, post_id, user_id, body) VALUES ($1, $2, $3, $4)
+-- $1 id, $2 post, $3 author, $4 body. Written only if the post is visible to the author and public;
+-- no row at all: no such post. One statement, so the check and the write cannot be split.
+WITH p AS (
+    SELECT post_visible_to(p.user_id, p.status, p.deleted_at, $3) AS post_visible,
+           post_is_public(p.status, p.deleted_at) AS post_public
+    FROM posts p WHERE p.id = $2
+), c AS (
+    INSERT INTO comments (id, post_id, user_id, body)
+    SELECT $1, $2, $3, $4 FROM p WHERE p.post_visible AND p.post_public
     RETURNING id, post_id, user_id, body, created_at
 )
-SELECT c.*, u.username, u.display_name FROM c JOIN users u ON u.id = c.user_id;
+SELECT p.post_visible, p.post_public, c.*, u.username, u.display_name
+FROM p LEFT JOIN c ON true LEFT JOIN users u ON u.id = c.user_id;
 
 -- name: social_comment_for_delete
 -- Comment $1 with who may delete it (author, post owner) and whether actor $2 may see it; locked,
