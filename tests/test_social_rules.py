@@ -153,6 +153,8 @@ async def test_the_sql_functions_agree_with_the_python_rules(db_pool) -> None:
             for status, deleted, who in itertools.product(STATUSES, (False, True), (None, owner, viewer)):
                 blocked = direction is not None and who == viewer
                 assert await conn.fetchval("SELECT users_blocked($1, $2)", owner, who) is blocked
+                in_set = await conn.fetchval("SELECT $2::uuid IN (SELECT id FROM blocked_ids($1))", owner, who)
+                assert bool(in_set) is blocked
                 assert await conn.fetchval("SELECT users_blocked($1, $2)", who, owner) is blocked
                 deleted_at = datetime.now(timezone.utc) if deleted else None
                 sql_public = await conn.fetchval("SELECT post_is_public($1::post_status, $2)", status, deleted_at)

@@ -1,6 +1,6 @@
 -- The social graph and engagement (server/social). Counters are kept by the triggers of
 -- 0010_social.sql: nothing here adds or subtracts a count. Visibility goes through the functions
--- post_is_public, post_visible_to and users_blocked defined there.
+-- post_is_public, post_visible_to, users_blocked and blocked_ids defined there.
 
 -- name: social_target
 -- An account by id ($1) or lowercase username ($2), with its counters and, for viewer $3 (or
@@ -101,7 +101,7 @@ FROM follows f JOIN users u ON u.id = f.follower_id
 WHERE f.followee_id = $1
   AND (f.created_at, f.follower_id) < (coalesce($2::timestamptz, 'infinity'::timestamptz),
                                        coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
-  AND NOT users_blocked(f.follower_id, $4)
+  AND f.follower_id NOT IN (SELECT id FROM blocked_ids($4::uuid))
 ORDER BY f.created_at DESC, f.follower_id DESC
 LIMIT $5;
 
@@ -111,7 +111,7 @@ FROM follows f JOIN users u ON u.id = f.followee_id
 WHERE f.follower_id = $1
   AND (f.created_at, f.followee_id) < (coalesce($2::timestamptz, 'infinity'::timestamptz),
                                        coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
-  AND NOT users_blocked(f.followee_id, $4)
+  AND f.followee_id NOT IN (SELECT id FROM blocked_ids($4::uuid))
 ORDER BY f.created_at DESC, f.followee_id DESC
 LIMIT $5;
 
@@ -131,7 +131,7 @@ FROM likes l JOIN users u ON u.id = l.user_id
 WHERE l.post_id = $1
   AND (l.created_at, l.user_id) < (coalesce($2::timestamptz, 'infinity'::timestamptz),
                                    coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
-  AND NOT users_blocked(l.user_id, $4)
+  AND l.user_id NOT IN (SELECT id FROM blocked_ids($4::uuid))
 ORDER BY l.created_at DESC, l.user_id DESC
 LIMIT $5;
 
@@ -142,7 +142,7 @@ FROM comments c JOIN users u ON u.id = c.user_id
 WHERE c.post_id = $1
   AND (c.created_at, c.id) > (coalesce($2::timestamptz, '-infinity'::timestamptz),
                               coalesce($3::uuid, '00000000-0000-0000-0000-000000000000'::uuid))
-  AND NOT users_blocked(c.user_id, $4)
+  AND c.user_id NOT IN (SELECT id FROM blocked_ids($4::uuid))
 ORDER BY c.created_at, c.id
 LIMIT $5;
 
