@@ -23,6 +23,9 @@ from .config import Settings
 
 log = logging.getLogger(__name__)
 
+# ``serve``'s exit code when the pipeline gave up after repeated failures (systemd restarts it).
+EXIT_PIPELINE_FAILED = 3
+
 
 def instance_prefix(data_dir: Path) -> str:
     """Lease owners of every life of the instance on this data dir start with this: host and a
@@ -63,6 +66,12 @@ def transcode_options(settings: Settings):  # type: ignore[no-untyped-def]
     )
 
 
+def store_io_timeout_s(settings: Settings) -> float:
+    """The longest one object-store call can take before it fails on its own: every attempt
+    timing out on connect and on read (the local store answers far sooner)."""
+    return settings.s3_max_attempts * (settings.s3_connect_timeout_s + settings.s3_read_timeout_s)
+
+
 def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConfig:  # type: ignore[no-untyped-def]
     from actors.transcode import transcode, worker_init
 
@@ -84,6 +93,7 @@ def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConf
         lease_s=settings.job_lease_s,
         poll_interval_s=settings.poll_interval_s,
         drain_timeout_s=settings.drain_timeout_s,
+        io_timeout_s=store_io_timeout_s(settings),
         mailbox_size=settings.mailbox_size,
         transcode=transcode,
         transcode_options=transcode_options(settings),
@@ -110,7 +120,11 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     prefix = instance_prefix(settings.data_dir)
     lock = lock_data_dir(settings.data_dir)
     owner = f"{prefix}{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    pipeline = Pipeline(pool, store, pipeline_config(settings, pool, store, owner), readiness=report)
+    fatal = app.get(appkeys.FATAL)
+    pipeline = Pipeline(
+        pool, store, pipeline_config(settings, pool, store, owner), readiness=report,
+        on_failed=(lambda: fatal(EXIT_PIPELINE_FAILED)) if fatal is not None else None,
+    )
     try:
         if lock is not None:
             # After a crash (SIGKILL, power cut) our old leases would block their jobs until they

@@ -8,8 +8,10 @@ import signal
 
 from aiohttp import web
 
+from . import appkeys
 from .app import create_app
 from .config import Settings
+from .exit_guard import EXIT_GRACE_S, arm_exit_deadline, leave_when_threads_done
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +22,22 @@ async def _keep_draining(app: web.Application) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, log.warning, "%s received while draining; still draining", sig.name)
+    arm_exit_deadline(app[appkeys.SETTINGS].drain_timeout_s + EXIT_GRACE_S)
 
 
 def serve(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
+    exit_code = 0
+
+    def fatal(code: int) -> None:
+        """Shut down as SIGTERM would (drain, hand leases back), then exit with ``code``."""
+        nonlocal exit_code
+        log.error("shutting down with exit code %d", code)
+        exit_code = code
+        signal.raise_signal(signal.SIGTERM)
+
+    app[appkeys.FATAL] = fatal
     app.on_shutdown.append(_keep_draining)
     log.info("imagepipe listening on http://%s:%s (data dir %s)", settings.host, settings.port, settings.data_dir)
     # run_app turns SIGTERM/SIGINT into a graceful exit: on_shutdown (readiness false), then the
@@ -38,4 +51,5 @@ def serve(settings: Settings) -> int:
         shutdown_timeout=min(settings.drain_timeout_s, 10.0),
         handle_signals=True,
     )
-    return 0
+    leave_when_threads_done(exit_code)
+    return exit_code

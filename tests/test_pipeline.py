@@ -257,14 +257,7 @@ async def test_a_pipeline_that_keeps_crashing_gives_up_and_says_so(db_pool, stor
         readiness=lambda reason, on: blocked.add(reason) if on else blocked.discard(reason),
     )
     await pipeline.start()
-    transcoder = pipeline.ctx.ref("transcoder")
-    for _ in range(8):  # more crashes than the supervisor's intensity allows
-        try:
-            await transcoder.tell("not a message it knows")
-        except Exception:
-            break  # ActorStopped: the system already gave up
-        await asyncio.sleep(0.05)
-    await wait_until(lambda: _gave_up(pipeline), 60)
+    await crash_until_it_gives_up(pipeline)
     assert "pipeline_failed" in blocked
     report = await pipeline.close()
     assert report.seconds < 5, "no point waiting for a pipeline that gave up"
@@ -276,6 +269,18 @@ async def _gave_up(pipeline: Pipeline) -> bool:
     return not pipeline.system.running
 
 
+async def crash_until_it_gives_up(pipeline: Pipeline) -> None:
+    """Crash the transcode stage more often than its supervisor's intensity allows."""
+    transcoder = pipeline.ctx.ref("transcoder")
+    for _ in range(8):
+        try:
+            await transcoder.tell("not a message it knows")
+        except Exception:
+            break  # ActorStopped: the system already gave up
+        await asyncio.sleep(0.05)
+    await wait_until(lambda: _gave_up(pipeline), 60)
+
+
 async def test_a_pipeline_that_gives_up_hands_its_jobs_back_at_once(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
     """Nothing in a stopped pipeline will finish its held jobs: they go back to the queue now, not
     when their leases expire, with the attempt kept used."""
@@ -284,14 +289,7 @@ async def test_a_pipeline_that_gives_up_hands_its_jobs_back_at_once(db_pool, sto
     await pipeline.start()
     try:
         await wait_until(lambda: _busy_n(pipeline, 1), 30, 0.02)
-        transcoder = pipeline.ctx.ref("transcoder")
-        for _ in range(8):
-            try:
-                await transcoder.tell("not a message it knows")
-            except Exception:
-                break
-            await asyncio.sleep(0.05)
-        await wait_until(lambda: _gave_up(pipeline), 60)
+        await crash_until_it_gives_up(pipeline)
 
         async def handed_back() -> bool:
             async with db_pool.acquire() as conn:

@@ -35,6 +35,9 @@ class PipelineConfig:
     lease_s: float = 30.0
     poll_interval_s: float = 2.0
     drain_timeout_s: float = 30.0
+    # The longest one object-store call may legitimately take (timeouts times attempts): a job held
+    # longer than this in a stage that only waits on the store is not progressing.
+    io_timeout_s: float = 120.0
     mailbox_size: int = 0  # 0: twice the workers
     # The picklable top-level callables run in the pool; tests swap in a hostile one.
     transcode: Callable[..., Any] | None = None

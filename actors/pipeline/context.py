@@ -15,11 +15,13 @@ from typing import Any, Callable
 from server.jobs import ClaimedJob, JobListener, JobQueue, next_run_after, outage_delay
 
 from .config import PipelineConfig
-from .decisions import DEFER, FINAL, POISON, RETRY, Verdict, is_db_transient
+from .decisions import DEFER, FINAL, POISON, RETRY, Verdict, is_db_transient, stage_limits, stuck
 from .metrics import PipelineMetrics
 from .tracker import Tracker
 
 log = logging.getLogger("actors.pipeline")
+
+STUCK = "pipeline_stuck"
 
 ReadinessHook = Callable[[str, bool], None]  # (reason, blocked)
 
@@ -46,10 +48,26 @@ class PipelineContext:
         self.pool_unavailable = False  # a pool rebuild is failing: claim nothing meanwhile
         self.refs: dict[str, Any] = {}  # actor name -> ActorRef, filled in by the Pipeline
         self._outage_since: float | None = None
+        self._stuck: list[int] = []
         self._rng = random.Random()
 
     def ref(self, name: str) -> Any:
         return self.refs[name]
+
+    def renewable_ids(self) -> list[int]:
+        """The held jobs whose leases may be renewed: those still within their stage's time limit.
+        A job past it is not progressing, and renewing its lease would keep it from every other
+        instance for as long as this process lives; readiness reports it meanwhile."""
+        cfg = self.config
+        limits = stage_limits(cfg.job_timeout_s, cfg.io_timeout_s, cfg.capacity)
+        stages = self.tracker.stages()
+        overdue = stuck(stages, limits, time.monotonic())
+        if overdue != self._stuck:
+            if overdue:
+                log.error("jobs %s are stuck past their stage's time limit; no longer renewing their leases", overdue)
+            self._stuck = overdue
+            self.readiness(STUCK, bool(overdue))
+        return sorted(job_id for job_id, _, _ in stages if job_id not in overdue)
 
     # -- outages: jobs put off while the store or database is down come back spread out --
     def outage_started(self) -> float:
@@ -98,7 +116,7 @@ class PipelineContext:
             # Cannot even record it: the lease runs out and the job is claimed again later.
             log.warning("could not record job %s (%s); its lease will expire and it will run again", job.id, exc)
         finally:
-            self.tracker.release(job.id)
+            self.tracker.release(job.id, job)
 
     async def give_back(self, jobs: list[ClaimedJob], code: str, message: str) -> None:
         """Jobs dropped by a stage that restarted: back to the queue at once, attempt returned."""
@@ -113,4 +131,4 @@ class PipelineContext:
             log.warning("could not give back %d jobs (%s); their leases will expire", len(jobs), exc)
         finally:
             for job in jobs:
-                self.tracker.release(job.id)
+                self.tracker.release(job.id, job)

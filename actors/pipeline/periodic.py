@@ -61,8 +61,8 @@ class Heartbeat(_Periodic):
         self.interval = ctx.config.heartbeat_s
 
     async def tick(self) -> None:
-        ids = self.ctx.tracker.ids()
-        self.ctx.metrics.in_flight = len(ids)
+        self.ctx.metrics.in_flight = len(self.ctx.tracker)
+        ids = self.ctx.renewable_ids()
         if not ids:
             return
         kept = await self.ctx.queue.heartbeat(ids, self.ctx.owner, self.ctx.config.lease_s)
@@ -79,7 +79,7 @@ class Reaper(_Periodic):
         self.interval = ctx.config.reap_interval_s
 
     async def tick(self) -> None:
-        held = self.ctx.tracker.ids()
+        held = self.ctx.renewable_ids()
         if held:  # after an outage our own leases may have run out: renew them before reaping
             await self.ctx.queue.heartbeat(held, self.ctx.owner, self.ctx.config.lease_s)
         reaped = await self.ctx.queue.reap()

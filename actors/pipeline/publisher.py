@@ -61,7 +61,7 @@ class Publisher(Actor):
         except Exception as exc:
             await self.ctx.settle(job, classify(exc))
             return
-        self.ctx.tracker.release(job.id)
+        self.ctx.tracker.release(job.id, job)
         if committed is None:
             return
         self.ctx.outage_over()

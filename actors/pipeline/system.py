@@ -60,6 +60,7 @@ class Pipeline:
         config: PipelineConfig,
         *,
         readiness: Callable[[str, bool], None] = _ignore,
+        on_failed: Callable[[], None] | None = None,
     ) -> None:
         if config.transcode is None:
             raise ValueError("PipelineConfig.transcode is required (e.g. actors.transcode.transcode)")
@@ -68,6 +69,7 @@ class Pipeline:
         self.queue = JobQueue(pool)
         self.listener = JobListener(pool)
         self._readiness = readiness
+        self._on_failed = on_failed
         self.ctx = PipelineContext(self.queue, store, config, self.listener, self.metrics, readiness)
         cap = config.capacity
         self.system = ActorSystem(
@@ -154,3 +156,7 @@ class Pipeline:
             log.warning("pipeline gave up; its held jobs went back to the queue: %s", handed_back)
         except Exception as exc:  # database gone too: the leases simply expire
             log.warning("could not hand back held jobs (%s); their leases will expire", exc)
+        # Like an OTP application whose top supervisor gave up: the process goes too, so whatever
+        # supervises it (systemd's Restart=on-failure, an orchestrator) starts a fresh one.
+        if self._on_failed is not None:
+            self._on_failed()

@@ -23,7 +23,7 @@ from server.jobs import ClaimedJob
 from .context import PipelineContext
 from .decisions import classify, may_submit, poison_verdict, split_poison, timeout_verdict
 from .pool import WorkerPool
-from .tracker import FETCH, POOL, PUBLISH
+from .tracker import FETCH, POOL, PUBLISH, WAIT
 
 log = logging.getLogger("actors.pipeline")
 
@@ -84,7 +84,7 @@ class TranscodeSupervisor(Actor):
 
     async def on_start(self) -> None:
         # A crashed predecessor dropped these; the tracker still holds them (and renews their leases).
-        dropped = self.ctx.tracker.in_stages(FETCH, POOL)
+        dropped = self.ctx.tracker.in_stages(FETCH, WAIT, POOL)
         await self.ctx.give_back(dropped, "stage_restarted", "the transcode stage restarted")  # type: ignore[arg-type]
         self.ctx.readiness(POOL_BROKEN, True)
         await self.pool.start()
@@ -95,7 +95,7 @@ class TranscodeSupervisor(Actor):
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.pool.shutdown(kill=True)
+        await self.pool.close()
 
     def worker_pids(self) -> list[int]:
         return self.pool.worker_pids()
@@ -107,6 +107,7 @@ class TranscodeSupervisor(Actor):
         elif isinstance(message, Fetched):
             # A Fetched left in the mailbox by a crashed predecessor is about a job given back.
             if self.ctx.tracker.holds(message.work.job):
+                self.ctx.tracker.move(message.work.job.id, WAIT)
                 self.pending.append(message.work)
         elif isinstance(message, Finished):
             await self._finished(message)
@@ -232,7 +233,7 @@ class TranscodeSupervisor(Actor):
         for work in victims:
             if work.job.id not in breaks:  # our lease is gone: another instance has it now
                 self.ctx.metrics.jobs_lost += 1
-                self.ctx.tracker.release(work.job.id)
+                self.ctx.tracker.release(work.job.id, work.job)
         rerun = [by_id[i] for i in again]
         for work in rerun:
             work.suspect = True
@@ -240,7 +241,7 @@ class TranscodeSupervisor(Actor):
 
     def _run_again(self, works: list[Work]) -> None:
         for work in works:
-            self.ctx.tracker.move(work.job.id, FETCH)
+            self.ctx.tracker.move(work.job.id, WAIT)
         self.pending.extendleft(reversed(works))  # first in line, in their old order
 
     async def _rebuild(self, *, blocked: bool) -> None:
