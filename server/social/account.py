@@ -10,6 +10,8 @@ starts that purge at once rather than waiting for the periodic sweep.
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 
 from ..auth.passwords import verify_password
@@ -21,10 +23,11 @@ from .graph import account_gone
 from .validation import ProfilePatch
 
 
-async def update_profile(conn: asyncpg.Connection, claims: AccessClaims, patch: ProfilePatch) -> None:
+async def update_profile(conn: asyncpg.Connection, user_id: uuid.UUID, patch: ProfilePatch) -> None:
+    """Only the fields sent change; a field sent as null or "" is cleared."""
     fields = patch.fields
     updated = await conn.fetchval(
-        q("social_update_profile"), claims.sub, fields.get("display_name"), fields.get("bio"),
+        q("social_update_profile"), user_id, fields.get("display_name"), fields.get("bio"),
         patch.has("display_name"), patch.has("bio"),
     )
     if updated is None:

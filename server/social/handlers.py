@@ -71,9 +71,8 @@ async def get_profile(request: web.Request) -> web.Response:
 async def patch_me(request: web.Request) -> web.Response:
     user_id = await require_verified_user(request)
     patch = parse_profile_patch(await read_json(request))
-    claims = await current_claims(request)
     async with _pool(request).acquire() as conn:
-        await account.update_profile(conn, claims, patch)
+        await account.update_profile(conn, user_id, patch)
         row = await graph.find_account(conn, UserRef(id=user_id), user_id)
     return web.json_response(profile_json(row, user_id))
 
