@@ -7,6 +7,7 @@ import pytest
 
 from helpers_social import SocialApi, fresh_rate_window
 from server.app import create_app
+from server.auth import ratelimit
 
 
 @pytest.fixture
@@ -48,3 +49,15 @@ async def test_likes_and_comments_are_limited_per_account(tight: SocialApi) -> N
         await tight.ok("POST", f"/api/v1/posts/{posts[0]}/comments", bot, {"body": "spam"}, status=201)
     await _limited(tight, "POST", f"/api/v1/posts/{posts[0]}/comments", bot, {"body": "spam"})
     assert await tight.scalar("SELECT count(*) FROM comments") == 2
+
+
+async def test_a_hit_commits_without_the_flush_and_leaves_the_connection_durable(db_pool) -> None:
+    """The counter's commit skips the WAL flush (it may be lost in a crash: harmless), but that
+    setting lasts for its own statement only: the next write on the pooled connection is durable."""
+    async with db_pool.acquire() as conn:
+        await ratelimit.hit(conn, "like:acct:test", 10)
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"
+        assert await conn.fetchval("SELECT hits FROM rate_limit_counters WHERE bucket = 'like:acct:test'") == 1
+        async with conn.transaction():
+            await conn.execute("INSERT INTO rate_limit_counters VALUES ('x', now(), 1)")
+            assert await conn.fetchval("SHOW synchronous_commit") == "on"

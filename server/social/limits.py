@@ -11,7 +11,6 @@ import asyncpg
 
 from ..auth import ratelimit
 from ..config import Settings
-from ..db import q
 
 FOLLOW, LIKE, COMMENT, DELETE_ACCOUNT = "follow", "like", "comment", "delete_account"
 
@@ -28,12 +27,6 @@ def limit_for(settings: Settings, action: str) -> int:
 
 
 async def hit(conn: asyncpg.Connection, settings: Settings, action: str, user_id: uuid.UUID) -> None:
-    """Count one attempt of ``action`` by ``user_id``; 429 once past the window's limit.
-
-    The count commits without waiting for the WAL flush: a hit lost in a crash costs nothing (the
-    window is a minute), and that wait (1-2 ms at p50, ~9 ms at p99 on the bench VM) was as much
-    as the like it guards. Over the limit, the refusal rolls its own hit back; the window stays full.
-    """
-    async with conn.transaction():
-        await conn.execute(q("social_async_commit"))
-        await ratelimit.hit(conn, ratelimit.account_bucket(action, str(user_id)), limit_for(settings, action))
+    """Count one attempt of ``action`` by ``user_id``; 429 once past the window's limit. One round
+    trip that does not wait for the WAL flush (``hit_rate_limit``)."""
+    await ratelimit.hit(conn, ratelimit.account_bucket(action, str(user_id)), limit_for(settings, action))

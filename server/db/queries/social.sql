@@ -13,11 +13,6 @@ SELECT u.id, u.username, u.display_name, u.bio, u.created_at,
 FROM users u JOIN user_stats s ON s.user_id = u.id
 WHERE u.id = coalesce($1::uuid, (SELECT id FROM users WHERE lower(username) = $2::text));
 
--- name: social_async_commit
--- This transaction's commit need not wait for the WAL flush (rate-limit counters: losing one
--- in a crash is harmless). Durable data never goes through it.
-SET LOCAL synchronous_commit TO off;
-
 -- name: social_lock_pair
 -- Serialises every change to the edges between two accounts ($1, $2 in any order): a follow and a
 -- block racing each other must not leave a follow behind the block.
