@@ -138,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="pool workers of the server (default all cores; with --url, the target's count)")
     pipeline_args(pipe)
     pipe.add_argument("--no-codec", action="store_true", help="skip the codec run used for the pipeline/codec ratio")
+    pipe.add_argument("--social", action="store_true",
+                      help="also time like, unlike and comment round trips while the pool is saturated")
 
     queue = sub.add_parser("queue", help="no-op jobs through the real claim/renew/complete SQL: jobs/s, "
                                          "claim latency, exactly-once check",
@@ -205,7 +207,7 @@ class Context:
     def pipeline(self, workers: int, good: Sequence[Path]) -> PipelineFigures:
         a = self.args
         return run_pipeline(good, workers, a.clients or 4 * workers, a.uploads, a.url, a.token, a.data_dir,
-                            a.config, self.progress)
+                            a.config, self.progress, social=getattr(a, "social", False))
 
 
 def good_images(ctx: Context, runs: Sequence[CodecFigures]) -> list[Path]:

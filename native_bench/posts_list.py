@@ -99,10 +99,11 @@ async def _client(pool, plan: list[tuple], latency: list[float]) -> None:
     from server.db import q
 
     statuses = ["published"]
+    viewer = plan[0][0] if plan else None  # a signed-in reader: block check and liked_by_me included
     for user, (after_at, after_id) in plan:
         start = time.perf_counter()
         async with pool.acquire() as conn:
-            rows = await conn.fetch(q("list_user_posts"), user, statuses, after_at, after_id, PAGE + 1)
+            rows = await conn.fetch(q("list_user_posts"), user, statuses, after_at, after_id, PAGE + 1, viewer)
             await conn.fetch(q("post_images_for"), [r["id"] for r in rows[:PAGE]])
         latency.append(time.perf_counter() - start)
 

@@ -69,6 +69,12 @@ def pipeline_table(pipeline: PipelineFigures) -> str:
         ("API samples" + ("" if pipeline.saturated else " (pool not saturated)"), str(len(pipeline.api_s))),
         (f"peak queue (from {pipeline.queue_source})", str(pipeline.peak_queue)),
     ]
+    if pipeline.social_s is not None:
+        for name, summary in d["social_ms"].items():
+            rows.append((f"{name} ms p50 / p99 (--social)", f"{_fmt(summary['p50'])} / {_fmt(summary['p99'])}"))
+        rows.append(("social round trips" + ("" if pipeline.social_saturated else " (pool not saturated)")
+                     + (f", {pipeline.social_refused} rate-limited" if pipeline.social_refused else ""),
+                     str(len(pipeline.social_all_s))))
     if pipeline.pool_busy_avg is not None:
         rows.append(("busy workers while saturated (mean)", f"{pipeline.pool_busy_avg:.2f} of {pipeline.workers}"))
     if pipeline.cpu_share:

@@ -23,6 +23,7 @@ from .http import cors, health, metrics
 from .metrics import Metrics
 from . import auth, mail
 from . import posts
+from . import social
 from .storage import media_routes, store_ctx
 from .readiness import Readiness
 from .secrets_store import load_or_create_jwt_key
@@ -109,4 +110,5 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
         media_routes.add_routes(app)
     auth.add_routes(app)
     posts.add_routes(app)
+    social.add_routes(app)
     return app

@@ -71,6 +71,12 @@ class Settings:
     rate_limit_account_per_min: int = 10
     trust_x_forwarded_for: bool = False  # only behind a proxy that sets it; else clients could spoof their IP
 
+    # Social (server/social): per-account actions per one-minute window, shared by every instance
+    # like the auth limits. Unfollow, unlike count with follow, like: toggling is not free.
+    rate_limit_follows_per_min: int = 30
+    rate_limit_likes_per_min: int = 120
+    rate_limit_comments_per_min: int = 20
+
     # Mail
     mail_mode: str = "file"  # file | smtp
     mail_from: str = "imagepipe <no-reply@localhost>"
@@ -190,6 +196,8 @@ _POSITIVE = {
     "job_timeout_s", "job_max_attempts", "job_lease_s", "poll_interval_s", "backlog_high_water", "job_retention_days",
     "max_image_pixels", "max_animation_frames", "min_image_side", "rate_limit_ip_per_min",
     "rate_limit_account_per_min", "s3_max_attempts", "s3_connect_timeout_s", "s3_read_timeout_s",
+    # social
+    "rate_limit_follows_per_min", "rate_limit_likes_per_min", "rate_limit_comments_per_min",
 }
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from .. import appkeys
 from ..db import q
-from ..http import ApiError, read_json
+from ..http import ApiError, read_json, rfc3339
 from ..mail import MailError
 from . import ratelimit, refresh, verification
 from .context import current_claims, require_verified_user
@@ -172,7 +172,7 @@ async def me(request: web.Request) -> web.Response:
         raise ApiError(401, "unauthorized", "the account no longer exists")
     return web.json_response({
         "id": str(user["id"]), "email": user["email"], "username": user["username"],
-        "email_verified": user["email_verified_at"] is not None, "created_at": user["created_at"].isoformat(),
+        "email_verified": user["email_verified_at"] is not None, "created_at": rfc3339(user["created_at"]),
     })
 
 

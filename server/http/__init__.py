@@ -2,5 +2,6 @@
 
 from .errors import ApiError, error_middleware, error_response, read_json
 from .request_id import request_id_middleware
+from .timefmt import rfc3339
 
-__all__ = ["ApiError", "error_middleware", "error_response", "read_json", "request_id_middleware"]
+__all__ = ["ApiError", "error_middleware", "error_response", "read_json", "request_id_middleware", "rfc3339"]

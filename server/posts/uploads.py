@@ -32,6 +32,16 @@ from .validation import CompleteRequest, parse_complete, parse_init
 # long enough for a few jobs to drain, short enough that a phone app's retry feels prompt.
 RETRY_AFTER_S = 5
 
+INIT_INSTRUCTIONS = (
+    "PUT the file's bytes to presigned_url with exactly upload_headers before expires_in seconds pass, "
+    "then POST /api/v1/posts/upload/complete with post_id, upload_token, file_hash and file_size."
+)
+COMPLETE_MESSAGES = {
+    "processing": "upload complete; the photo is being processed",
+    "published": "upload complete; the photo is published",
+    "failed": "upload complete, but processing failed; see the post's error",
+}
+
 
 def hash_token(token: str) -> bytes:
     """Sessions store only the SHA-256 of the upload token: a database leak cannot finish uploads."""
@@ -90,6 +100,7 @@ async def init_upload(request: web.Request) -> web.Response:
             "upload_headers": presigned.headers,
             "upload_token": token,
             "expires_in": presigned.expires_in or ttl,
+            "instructions": INIT_INSTRUCTIONS,  # the seed's clients show it (DESIGN "Compatibility")
         },
         status=201,
     )
@@ -161,7 +172,13 @@ async def _check_object(store: Any, session: asyncpg.Record, req: CompleteReques
 
 async def _answer(conn: asyncpg.Connection, session: asyncpg.Record, status: str) -> web.Response:
     job_id = await conn.fetchval(q("transcode_job_id"), session["post_id"])
-    return web.json_response({"post_id": str(session["post_id"]), "status": status, "job_id": job_id})
+    return web.json_response({
+        "post_id": str(session["post_id"]), "status": status, "job_id": job_id,
+        # The seed's clients read these two (DESIGN "Compatibility"): a line to show, and the key
+        # the source was stored under.
+        "message": COMPLETE_MESSAGES.get(status, f"the post is {status}"),
+        "image_key": session["object_key"],
+    })
 
 
 async def complete_upload(request: web.Request) -> web.Response:
