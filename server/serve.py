@@ -10,6 +10,7 @@ from aiohttp import web
 
 from .app import create_app
 from .config import Settings
+from .http.protocol import limits_from, run_app
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,9 @@ def serve(settings: Settings) -> int:
     log.info("imagepipe listening on http://%s:%s (data dir %s)", settings.host, settings.port, settings.data_dir)
     # run_app turns SIGTERM/SIGINT into a graceful exit: on_shutdown (readiness false), then the
     # cleanup contexts in reverse (pipeline drain, storage, pool, embedded PostgreSQL).
-    web.run_app(
+    run_app(  # aiohttp's run_app, with connection limits and quiet parse errors
         app,
+        limits=limits_from(settings),
         host=settings.host,
         port=settings.port,
         print=None,
