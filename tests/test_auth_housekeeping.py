@@ -28,8 +28,8 @@ async def test_prune_drops_only_what_has_expired(client, db_pool) -> None:
             "UPDATE refresh_tokens SET expires_at = now() - interval '1 s' WHERE token_hash <> $1", token_hash(kept)
         )
         await conn.execute(
-            "INSERT INTO revoked_access_tokens VALUES (gen_random_uuid(), now() - interval '1 s'),"
-            " (gen_random_uuid(), now() + interval '1 h')"
+            "INSERT INTO access_revocations VALUES ('jti', gen_random_uuid(), now() - interval '1 day'),"
+            " ('jti', gen_random_uuid(), now())"
         )
         await conn.execute(
             "INSERT INTO rate_limit_counters VALUES ('x', to_timestamp($1), 3), ('y', to_timestamp($2), 1)",
@@ -38,7 +38,8 @@ async def test_prune_drops_only_what_has_expired(client, db_pool) -> None:
     await prune_once(client.app)
     async with db_pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM email_verification_tokens") == 1
-        assert await conn.fetchval("SELECT count(*) FROM revoked_access_tokens") == 1
+        assert await conn.fetchval("SELECT count(*) FROM access_revocations WHERE revoked_at > now() - interval '1 hour'") == 1
+        assert await conn.fetchval("SELECT count(*) FROM access_revocations WHERE revoked_at < now() - interval '1 hour'") == 0
         assert await conn.fetchval("SELECT count(*) FROM refresh_tokens") == 1
         buckets = await conn.fetchval("SELECT array_agg(bucket) FROM rate_limit_counters")
     assert "x" not in buckets and "y" in buckets

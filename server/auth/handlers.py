@@ -13,7 +13,7 @@ from .. import appkeys
 from ..db import q
 from ..http import ApiError, read_json
 from ..mail import MailError
-from . import ratelimit, refresh, verification
+from . import ratelimit, refresh, revocation, verification
 from .context import current_claims, require_verified_user
 from .passwords import dummy_hash, hash_password, verify_password
 from .tokens import issue_access_token
@@ -106,10 +106,12 @@ async def resend_verification(request: web.Request) -> web.Response:
     return web.json_response({"status": "accepted"}, status=202)
 
 
-async def _tokens_response(request: web.Request, user_id: uuid.UUID, refresh_token: str) -> web.Response:
-    access, expires_in = issue_access_token(request.app[appkeys.SETTINGS], request.app[appkeys.JWT_KEY], user_id)
+async def _tokens_response(request: web.Request, login: refresh.Rotated) -> web.Response:
+    access, expires_in = issue_access_token(
+        request.app[appkeys.SETTINGS], request.app[appkeys.JWT_KEY], login.user_id, login.family_id
+    )
     return web.json_response(
-        {"access_token": access, "refresh_token": refresh_token, "token_type": "Bearer", "expires_in": expires_in},
+        {"access_token": access, "refresh_token": login.refresh_token, "token_type": "Bearer", "expires_in": expires_in},
         headers={"Cache-Control": "no-store"},
     )
 
@@ -129,9 +131,9 @@ async def login(request: web.Request) -> web.Response:
     if user["email_verified_at"] is None:
         raise ApiError(403, "email_not_verified", "verify your email address before logging in")
     async with pool.acquire() as conn:
-        refresh_token = await refresh.start_family(conn, settings, user["id"])
+        started = await refresh.start_family(conn, settings, user["id"])
     log.info("login of user %s", user["id"])
-    return await _tokens_response(request, user["id"], refresh_token)
+    return await _tokens_response(request, started)
 
 
 async def refresh_tokens(request: web.Request) -> web.Response:
@@ -139,11 +141,11 @@ async def refresh_tokens(request: web.Request) -> web.Response:
     async with request.app[appkeys.DB].acquire() as conn:
         try:
             rotated = await refresh.rotate(conn, request.app[appkeys.SETTINGS], token)
-        except ApiError as exc:
-            if exc.code == "token_reused":
-                log.warning("refresh token reuse detected; token family revoked")
+        except refresh.TokenReused as exc:
+            log.warning("refresh token reuse detected; token family revoked")
+            await revocation.settle(request.app, "family", exc.family_id)
             raise
-    return await _tokens_response(request, rotated.user_id, rotated.refresh_token)
+    return await _tokens_response(request, rotated)
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -157,8 +159,9 @@ async def logout(request: web.Request) -> web.Response:
             token = parse_token(body, "refresh_token")
     async with request.app[appkeys.DB].acquire() as conn:
         async with conn.transaction():
-            await conn.execute(q("revoke_access_token"), claims.jti, claims.exp)
+            await conn.execute(q("revoke_access_token"), claims.jti)
             await refresh.revoke(conn, claims.sub, token)
+    await revocation.settle(request.app, "jti", claims.jti)  # its families went in the same commit
     log.info("logout of user %s", claims.sub)
     return web.Response(status=204)
 

@@ -15,13 +15,23 @@ WHERE lower(email) = lower($1) OR lower(username) = lower($1);
 -- name: get_user_verified
 SELECT email_verified_at IS NOT NULL AS verified FROM users WHERE id = $1;
 
--- name: is_access_token_revoked
-SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1);
-
 -- name: revoke_access_token
-INSERT INTO revoked_access_tokens (jti, expires_at)
-VALUES ($1, to_timestamp($2))
-ON CONFLICT (jti) DO NOTHING;
+-- $1 jti. The insert trigger tells every instance (NOTIFY imagepipe_revocations).
+INSERT INTO access_revocations (kind, subject) VALUES ('jti', $1) ON CONFLICT DO NOTHING;
+
+-- name: recent_access_revocations
+-- What an instance loads into memory: revocations younger than $1 seconds (an access token's life).
+SELECT kind, subject FROM access_revocations WHERE revoked_at > now() - make_interval(secs => $1);
+
+-- name: is_access_revoked
+-- The slow path, used only while this instance's LISTEN connection is down. $1 jti, $2 fam, $3 sub.
+SELECT EXISTS (
+    SELECT 1 FROM access_revocations
+    WHERE (kind = 'jti' AND subject = $1) OR (kind = 'family' AND subject = $2) OR (kind = 'user' AND subject = $3)
+);
+
+-- name: prune_access_revocations
+DELETE FROM access_revocations WHERE revoked_at < now() - make_interval(secs => $1);
 
 -- name: insert_verification_token
 INSERT INTO email_verification_tokens (token_hash, user_id, expires_at)
@@ -86,9 +96,6 @@ RETURNING hits;
 
 -- name: prune_rate_limit_counters
 DELETE FROM rate_limit_counters WHERE window_start < to_timestamp($1);
-
--- name: prune_revoked_access_tokens
-DELETE FROM revoked_access_tokens WHERE expires_at < now();
 
 -- name: find_taken
 -- Which of email / username is already in use (a courtesy pre-check; the unique indexes decide).
