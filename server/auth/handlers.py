@@ -1,109 +1,94 @@
 """HTTP endpoints under ``/api/v1/auth``: register, verify-email, resend-verification, login,
-refresh, logout. Thin: parse, rate-limit, call the module that owns the rule, answer JSON."""
+refresh, logout, password reset. Thin: parse, rate-limit, call the module that owns the rule,
+answer JSON. The pages the mailed links open are in ``pages``."""
 
 from __future__ import annotations
 
 import logging
-import uuid
+from email.message import EmailMessage
+from typing import Awaitable, Callable
+from urllib.parse import urlencode
 
 import asyncpg
 from aiohttp import web
 
 from .. import appkeys
+from ..config import Settings
 from ..db import q
 from ..http import ApiError, read_json
-from ..mail import MailError
-from . import ratelimit, refresh, revocation, verification
+from . import mailing, pages, ratelimit, refresh, reset, revocation, signup
 from .context import current_claims, require_verified_user
 from .passwords import dummy_hash, hash_password, verify_password
+from .strength import require_strong
 from .tokens import issue_access_token
-from .validation import check_email, parse_credentials, parse_registration, parse_token, require_string
+from .validation import (
+    check_email, parse_credentials, parse_registration, parse_token, parse_verification, require_string,
+)
 
 log = logging.getLogger(__name__)
-
-# Unique index name -> (error code, message); the indexes are in 0001_accounts.sql.
-_TAKEN = {
-    "users_email_lower_idx": ("email_taken", "an account with this email already exists"),
-    "users_username_lower_idx": ("username_taken", "this username is taken"),
-}
-
-
-def _conflict(index: str) -> ApiError:
-    code, message = _TAKEN[index]
-    return ApiError(409, code, message, details={"field": code.split("_")[0]})
-
-
-async def _send_verification(request: web.Request, email: str, username: str, token: str) -> None:
-    """Mail the link; a failure is logged (never the token) and the account stays, so the user can
-    ask for another mail instead of finding the name taken on a second sign-up."""
-    settings = request.app[appkeys.SETTINGS]
-    try:
-        await request.app[appkeys.MAILER].send(verification.verification_mail(settings, email, username, token))
-    except MailError as exc:
-        log.error("verification mail for user %s not sent: %s", username, exc)
-
-
-async def _count_then_fetch(request: web.Request, action: str, account: str, query: str, *args: object) -> asyncpg.Record | None:
-    """Count the attempt against the rate limits (429 when over), then run one lookup."""
-    async with request.app[appkeys.DB].acquire() as conn:
-        await ratelimit.enforce(request, request.app[appkeys.SETTINGS], conn, action, account)
-        return await conn.fetchrow(q(query), *args)
-
 
 async def register(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
     form = parse_registration(await read_json(request))
-    pool = request.app[appkeys.DB]
-    taken = await _count_then_fetch(request, "register", form.email, "find_taken", form.email, form.username)
-    assert taken is not None  # an aggregate always returns a row
-    if taken["email_taken"]:
-        raise _conflict("users_email_lower_idx")
-    if taken["username_taken"]:
-        raise _conflict("users_username_lower_idx")
-    password_hash = await hash_password(form.password, settings.bcrypt_rounds)
-    async with pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                user = await conn.fetchrow(q("insert_user"), uuid.uuid4(), form.email, form.username, password_hash)
-                token = await verification.create_token(conn, settings, user["id"])
-        except asyncpg.UniqueViolationError as exc:  # lost a race with a concurrent sign-up
-            if exc.constraint_name in _TAKEN:
-                raise _conflict(exc.constraint_name) from None
-            raise
-    await _send_verification(request, user["email"], user["username"], token)
-    log.info("registered user %s", user["id"])
-    return web.json_response(
-        {"id": str(user["id"]), "email": user["email"], "username": user["username"], "email_verified": False},
-        status=201,
-    )
-
-
-async def _verify(request: web.Request, token: str) -> web.Response:
     async with request.app[appkeys.DB].acquire() as conn:
-        user_id = await verification.consume(conn, token)
+        await ratelimit.enforce(request, settings, conn, "register", form.email)
+    await require_strong(form.password, [form.email, form.username], settings.password_min_score)
+    # Hashed whatever happens next, so an address with an account costs the same time as a new one.
+    password_hash = await hash_password(form.password, settings.bcrypt_rounds)
+    async with request.app[appkeys.DB].acquire() as conn:
+        outcome = await signup.sign_up(conn, settings, form, password_hash)
+    if outcome.mail is not None:
+        await mailing.send_now(request.app, outcome.mail, "sign-up")
+    log.info("sign-up answered for a new username")
+    return web.json_response(outcome.answer, status=201)
+
+
+async def verify_email(request: web.Request) -> web.Response:
+    """The POST the verification page's button makes (or an app): the link's token, plus the
+    username and password of the caller's own sign-up."""
+    form = parse_verification(await read_json(request))
+    async with request.app[appkeys.DB].acquire() as conn:
+        await ratelimit.enforce(request, request.app[appkeys.SETTINGS], conn, "verify", form.username)
+    user_id = await signup.verify(request.app[appkeys.DB], request.app[appkeys.SETTINGS], form.token, form.username,
+                                  form.password)
     log.info("verified email of user %s", user_id)
     return web.json_response({"id": str(user_id), "email_verified": True})
 
 
-async def verify_email(request: web.Request) -> web.Response:
-    return await _verify(request, parse_token(await read_json(request)))
-
-
 async def verify_email_link(request: web.Request) -> web.Response:
-    """The link in the mail (GET ?token=...)."""
-    return await _verify(request, parse_token(dict(request.query)))
+    """Links mailed before verification moved to a page: show the page, spend nothing."""
+    raise web.HTTPSeeOther(f"{mailing.VERIFY_PAGE}?{urlencode({'token': request.query.get('token', '')})}")
+
+
+async def _mail_on_request(request: web.Request, action: str, what: str,
+                           build: Callable[[asyncpg.Connection, Settings, str], Awaitable[EmailMessage | None]]) -> web.Response:
+    """Always 202, whatever the address: no account enumeration; the mail goes in the background."""
+    settings = request.app[appkeys.SETTINGS]
+    email = check_email(require_string(await read_json(request), "email"))
+    async with request.app[appkeys.DB].acquire() as conn:
+        await ratelimit.enforce(request, settings, conn, action, email)
+        mail = await build(conn, settings, email)
+    if mail is not None:
+        mailing.deliver(request.app, mail, what)
+    return web.json_response({"status": "accepted"}, status=202)
 
 
 async def resend_verification(request: web.Request) -> web.Response:
-    """Always 202, whether or not the address has an unverified account: no account enumeration."""
-    settings = request.app[appkeys.SETTINGS]
-    email = check_email(require_string(await read_json(request), "email"))
-    user = await _count_then_fetch(request, "resend", email, "find_unverified_by_email", email)
-    if user is not None:
-        async with request.app[appkeys.DB].acquire() as conn:
-            token = await verification.create_token(conn, settings, user["id"])
-        await _send_verification(request, user["email"], user["username"], token)
-    return web.json_response({"status": "accepted"}, status=202)
+    return await _mail_on_request(request, "resend", "verification", signup.resend)
+
+
+async def password_reset(request: web.Request) -> web.Response:
+    return await _mail_on_request(request, "reset", "password reset", reset.request_link)
+
+
+async def password_reset_confirm(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    token, password = parse_token(body), require_string(body, "password")
+    async with request.app[appkeys.DB].acquire() as conn:
+        await ratelimit.enforce(request, request.app[appkeys.SETTINGS], conn, "reset-confirm", token)
+    user_id = await reset.confirm(request.app, token, password)
+    log.info("password reset for user %s; every login revoked", user_id)
+    return web.Response(status=204)
 
 
 async def _tokens_response(request: web.Request, login: refresh.Rotated) -> web.Response:
@@ -121,7 +106,7 @@ async def login(request: web.Request) -> web.Response:
     creds = parse_credentials(await read_json(request))
     pool = request.app[appkeys.DB]
     async with pool.acquire() as conn:
-        user = await conn.fetchrow(q("find_user_by_login"), creds.login)
+        user = await conn.fetchrow(q("find_user_by_login"), creds.login, settings.unverified_account_ttl_s)
         # Counted per account, not per spelling: an email and a username of one user share a budget.
         await ratelimit.enforce(request, settings, conn, "login", str(user["id"]) if user else creds.login)
     # Same work whether or not the user exists, so response time does not reveal accounts.
@@ -180,6 +165,8 @@ async def me(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    mailing.install(app)
+    pages.add_routes(app)
     app.router.add_post("/api/v1/auth/register", register)
     app.router.add_post("/api/v1/auth/verify-email", verify_email)
     app.router.add_get("/api/v1/auth/verify-email", verify_email_link)
@@ -187,4 +174,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/auth/login", login)
     app.router.add_post("/api/v1/auth/refresh", refresh_tokens)
     app.router.add_post("/api/v1/auth/logout", logout)
+    app.router.add_post("/api/v1/auth/password-reset", password_reset)
+    app.router.add_post("/api/v1/auth/password-reset/confirm", password_reset_confirm)
     app.router.add_get("/api/v1/auth/me", me)

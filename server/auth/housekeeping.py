@@ -27,8 +27,10 @@ PRUNE_EVERY_S = 300.0
 async def prune_once(app: web.Application) -> None:
     async with app[appkeys.DB].acquire() as conn:
         await ratelimit.prune(conn)
-        await conn.execute(q("prune_access_revocations"), retention_s(app[appkeys.SETTINGS]))
-        for query in ("prune_expired_refresh_tokens", "prune_expired_verification_tokens"):
+        settings = app[appkeys.SETTINGS]
+        await conn.execute(q("prune_access_revocations"), retention_s(settings))
+        await conn.execute(q("prune_expired_signups"), settings.unverified_account_ttl_s)
+        for query in ("prune_expired_refresh_tokens", "prune_expired_email_tokens"):
             await conn.execute(q(query))
 
 
