@@ -30,7 +30,7 @@ async def test_login_by_username_or_email_in_any_case(client, settings, db_pool)
         resp = await client.post(LOGIN, json={"login": login, "password": KNOWN_PASSWORD})
         assert resp.status == 200, login
         data = await resp.json()
-        assert set(data) == {"access_token", "refresh_token", "token_type", "expires_in"}
+        assert set(data) == {"access_token", "refresh_token", "token_type", "expires_in", "device_token"}
         assert data["token_type"] == "Bearer" and data["expires_in"] == settings.access_token_ttl_s
         assert resp.headers["Cache-Control"] == "no-store"
         me = await client.get(ME, headers=bearer(data["access_token"]))

@@ -16,7 +16,7 @@ from .. import appkeys
 from ..config import Settings
 from ..db import q
 from ..http import ApiError, read_json
-from . import mailing, pages, ratelimit, refresh, reset, revocation, signup
+from . import devices, lockout, mailing, pages, ratelimit, refresh, reset, revocation, signup
 from .context import current_claims, require_verified_user
 from .passwords import dummy_hash, hash_password, verify_password
 from .strength import require_strong
@@ -91,34 +91,54 @@ async def password_reset_confirm(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def _tokens_response(request: web.Request, login: refresh.Rotated) -> web.Response:
-    access, expires_in = issue_access_token(
-        request.app[appkeys.SETTINGS], request.app[appkeys.JWT_KEY], login.user_id, login.family_id
-    )
-    return web.json_response(
-        {"access_token": access, "refresh_token": login.refresh_token, "token_type": "Bearer", "expires_in": expires_in},
-        headers={"Cache-Control": "no-store"},
-    )
+async def _tokens_response(request: web.Request, login: refresh.Rotated, device_token: str | None = None) -> web.Response:
+    settings = request.app[appkeys.SETTINGS]
+    access, expires_in = issue_access_token(settings, request.app[appkeys.JWT_KEY], login.user_id, login.family_id)
+    body = {"access_token": access, "refresh_token": login.refresh_token, "token_type": "Bearer", "expires_in": expires_in}
+    if device_token is not None:
+        body["device_token"] = device_token
+    response = web.json_response(body, headers={"Cache-Control": "no-store"})
+    if device_token is not None:  # browsers keep it by themselves; apps send the body field back
+        response.set_cookie(DEVICE_COOKIE, device_token, max_age=devices.MAX_AGE_S, path="/api/v1/auth/login",
+                            httponly=True, samesite="Strict",
+                            secure=settings.effective_public_base_url.startswith("https://"))
+    return response
+
+
+DEVICE_COOKIE = "imagepipe_device"
+
+
+def _device_of(request: web.Request, body: dict[str, object], user_id: object) -> devices.Device | None:
+    """The client's device token for this account (body field or cookie), if it is one."""
+    raw = body.get("device_token") or request.cookies.get(DEVICE_COOKIE)
+    device = devices.read(request.app[appkeys.JWT_KEY], raw) if isinstance(raw, str) else None
+    return device if device is not None and device.user_id == user_id else None
 
 
 async def login(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
-    creds = parse_credentials(await read_json(request))
+    body = await read_json(request)
+    creds = parse_credentials(body)
     pool = request.app[appkeys.DB]
+    address = ratelimit.client_ip(request, settings)
     async with pool.acquire() as conn:
         user = await conn.fetchrow(q("find_user_by_login"), creds.login, settings.unverified_account_ttl_s)
+        await ratelimit.hit(conn, f"login:ip:{address}", settings.rate_limit_ip_per_min)
         # Counted per account, not per spelling: an email and a username of one user share a budget.
-        await ratelimit.enforce(request, settings, conn, "login", str(user["id"]) if user else creds.login)
+        account = str(user["id"]) if user else creds.login.lower()
+        attempt = await lockout.begin(conn, settings, account, address, _device_of(request, body, user and user["id"]))
     # Same work whether or not the user exists, so response time does not reveal accounts.
     ok = await verify_password(creds.password, user["password_hash"] if user else dummy_hash(settings.bcrypt_rounds))
     if not (user and ok):
         raise ApiError(401, "invalid_credentials", "login or password is wrong")
-    if user["email_verified_at"] is None:
-        raise ApiError(403, "email_not_verified", "verify your email address before logging in")
     async with pool.acquire() as conn:
+        await attempt.give_back(conn)  # the right password is no failure, verified or not
+        if user["email_verified_at"] is None:
+            raise ApiError(403, "email_not_verified", "verify your email address before logging in")
         started = await refresh.start_family(conn, settings, user["id"])
     log.info("login of user %s", user["id"])
-    return await _tokens_response(request, started)
+    response = await _tokens_response(request, started, devices.issue(request.app[appkeys.JWT_KEY], user["id"]))
+    return response
 
 
 async def refresh_tokens(request: web.Request) -> web.Response:
