@@ -20,7 +20,7 @@ from . import devices, lockout, mailing, pages, ratelimit, refresh, reset, revoc
 from .context import current_claims, require_verified_user
 from .passwords import dummy_hash, hash_password, verify_password
 from .strength import require_strong
-from .tokens import issue_access_token
+from .tokens import issue_access_token, refused
 from .validation import (
     check_email, parse_credentials, parse_registration, parse_token, parse_verification, require_string,
 )
@@ -177,7 +177,7 @@ async def me(request: web.Request) -> web.Response:
     async with request.app[appkeys.DB].acquire() as conn:
         user = await conn.fetchrow(q("get_user"), user_id)
     if user is None:  # deleted between the two lookups
-        raise ApiError(401, "unauthorized", "the account no longer exists")
+        raise refused("invalid_token", "the account no longer exists")
     return web.json_response({
         "id": str(user["id"]), "email": user["email"], "username": user["username"],
         "email_verified": user["email_verified_at"] is not None, "created_at": user["created_at"].isoformat(),
