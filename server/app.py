@@ -19,7 +19,7 @@ from .config import Settings
 from .db import create_pool, migrate
 from .db.embedded import start_embedded_async
 from .http import error_middleware, request_id_middleware
-from .http import cors, health, metrics
+from .http import cors, hardening, health, metrics
 from .metrics import Metrics
 from . import auth, mail
 from . import posts
@@ -103,6 +103,7 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     app.cleanup_ctx.append(_readiness_ctx)
     app.on_shutdown.append(_on_shutdown)
 
+    hardening.install(app)  # Server header without versions
     health.add_routes(app)
     metrics.add_routes(app)
     # -- feature routes are added here --
