@@ -19,9 +19,11 @@ from .config import Settings
 from .db import create_pool, migrate
 from .db.embedded import start_embedded_async
 from .http import error_middleware, request_id_middleware
-from .http import health, metrics
+from .http import cors, hardening, health, metrics
+from .metrics import Metrics
 from . import auth, mail
 from . import posts
+from . import social
 from .storage import media_routes, store_ctx
 from .readiness import Readiness
 from .secrets_store import load_or_create_jwt_key
@@ -77,14 +79,18 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     """Build the app. ``pool`` skips the embedded/external database start (tests); ``pipeline=False``
     leaves jobs queued for someone else (API-only tests and instances)."""
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware],
+        middlewares=[request_id_middleware, cors.cors_middleware, error_middleware],
         client_max_size=CLIENT_MAX_SIZE,
     )
     app[appkeys.SETTINGS] = settings
     app[appkeys.READINESS] = Readiness()
     app[appkeys.JWT_KEY] = load_or_create_jwt_key(settings)
+    app[appkeys.METRICS] = Metrics()
+    cors.setup(app)
 
     app.cleanup_ctx.append(_database_ctx(pool))
+    if settings.metrics_port:  # its own listener, up from the database's start to its stop
+        app.cleanup_ctx.append(metrics.metrics_listener_ctx)
     # -- feature contexts (mail, storage, pipeline) are appended here, in start order --
     app.cleanup_ctx.append(mail.mail_ctx)
     app.cleanup_ctx.append(auth.auth_ctx)
@@ -97,6 +103,7 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     app.cleanup_ctx.append(_readiness_ctx)
     app.on_shutdown.append(_on_shutdown)
 
+    hardening.install(app)  # Server header without versions
     health.add_routes(app)
     metrics.add_routes(app)
     # -- feature routes are added here --
@@ -104,4 +111,5 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
         media_routes.add_routes(app)
     auth.add_routes(app)
     posts.add_routes(app)
+    social.add_routes(app)
     return app

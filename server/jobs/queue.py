@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from actors.pipeline.ports import ClaimedJob, Published, RetryOutcome, StoredImage
+from actors.pipeline.ports import ClaimedJob, Published, PublishOutcome, RetryOutcome, StoredImage
 
 from ..db import q
 
@@ -51,6 +51,12 @@ class JobQueue:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(q("jobs_heartbeat"), *_fences(jobs), float(lease_s))
         return {r["id"] for r in rows}
+
+    async def succeed(self, job: ClaimedJob) -> bool:
+        """Fenced success of a job with nothing to publish (a transcode publishes through
+        ``publish``, in the same transaction); False when the claim is no longer current."""
+        async with self.pool.acquire() as conn:
+            return await conn.fetchval(q("jobs_mark_succeeded"), job.id, job.claim) is not None
 
     async def fail_final(self, job: ClaimedJob, code: str, message: str, *, status: str = "failed") -> bool:
         """No retry: the job ends ``failed`` (bad image) or ``dead`` (poison) and its post fails."""
@@ -119,7 +125,7 @@ class JobQueue:
 
     async def publish(
         self, job: ClaimedJob, images: list[StoredImage], width: int, height: int, metadata: dict[str, Any]
-    ) -> Published:
+    ) -> PublishOutcome:
         """One transaction: the job succeeds (fenced), the post's image rows point at this claim's
         objects, and the post is published; or, if the post was deleted meanwhile, the job is
         closed and nothing is shown."""
@@ -130,23 +136,26 @@ class JobQueue:
                     q("jobs_mark_final"), job.id, job.claim, "failed", "the post was deleted", "post_deleted"
                 )
                 if closed is not None:
-                    return Published.POST_DELETED
-            elif await conn.fetchval(q("jobs_mark_succeeded"), job.id, job.claim) is not None:
-                for image in images:
-                    await conn.execute(
-                        q("pipeline_insert_image"), job.post_id, image.variant, image.format, image.key,
-                        image.width, image.height, image.bytes, image.quality,
-                    )
-                await conn.execute(q("pipeline_publish_post"), job.post_id, width, height, metadata)
-                await conn.execute(q("pipeline_forget_writes"), job.claim)  # published: nothing to sweep
-                return Published.PUBLISHED
+                    return PublishOutcome(Published.POST_DELETED)
+            else:
+                queued_for_s = await conn.fetchval(q("jobs_mark_succeeded"), job.id, job.claim)
+                if queued_for_s is not None:
+                    for image in images:
+                        await conn.execute(
+                            q("pipeline_insert_image"), job.post_id, image.variant, image.format, image.key,
+                            image.width, image.height, image.bytes, image.quality,
+                        )
+                    await conn.execute(q("pipeline_publish_post"), job.post_id, width, height, metadata)
+                    await conn.execute(q("pipeline_forget_writes"), job.claim)  # published: nothing to sweep
+                    return PublishOutcome(Published.PUBLISHED, queued_for_s)
             # Not running under our claim: fenced out, or this is a retry whose earlier try committed
             # and lost its answer (the connection was cut after COMMIT). The claim is ours alone, so
             # succeeded under it means published by us; answering LOST would make the publisher
             # delete the very objects the post shows.
-            if await conn.fetchval(q("jobs_succeeded_by"), job.id, job.claim):
-                return Published.PUBLISHED
-            return Published.LOST
+            queued_for_s = await conn.fetchval(q("jobs_succeeded_by"), job.id, job.claim)
+            if queued_for_s is not None:
+                return PublishOutcome(Published.PUBLISHED, queued_for_s)
+            return PublishOutcome(Published.LOST)
 
     async def prune_succeeded(self, retention_days: float, batch: int) -> int:
         """Delete one batch of succeeded jobs past their retention; the number deleted."""

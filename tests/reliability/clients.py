@@ -2,7 +2,7 @@
 
 An upload is *accepted* when ``upload/complete`` answered 200; only accepted uploads are owed a
 final state. Every step is retried until it gets a real answer: a connection refused or timed out
-(an instance killed, restarting or paused) moves to the other instance, a 503 waits its
+(an instance killed, restarting or paused) moves to the other instance, a 503 (or 429) waits its
 ``Retry-After``, a 401 logs in again. A 4xx that a correct client cannot cause is recorded as an
 error of the run. The presigned PUT URL names the instance that signed it; both instances share the
 data dir's signing key, so it is sent to whichever instance is up.
@@ -107,9 +107,9 @@ class Users:
                 continue
             if status in ok:
                 return status, body if isinstance(body, dict) else {}
-            if status == 503:
-                self.traffic.status_503 += 1
-                self.traffic.retried("503")
+            if status in (503, 429) and retry_after:
+                self.traffic.status_503 += status == 503
+                self.traffic.retried(str(status))
                 await asyncio.sleep(min(float(retry_after or 1), 3.0) * self.rng.uniform(0.5, 1.0))
                 continue
             if status == 401 and account is not None:

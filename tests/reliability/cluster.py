@@ -152,6 +152,9 @@ def cluster_env(pg_uri: str, lease_s: float, workers: int = 1, **extra: str) -> 
         IMAGEPIPE_MAX_OPEN_UPLOADS_PER_USER="100000",
         IMAGEPIPE_RATE_LIMIT_IP_PER_MIN="1000000",
         IMAGEPIPE_RATE_LIMIT_ACCOUNT_PER_MIN="1000000",
+        # Fair-use limits are tested on their own; here six accounts upload thousands of photos.
+        IMAGEPIPE_UPLOADS_PER_USER_PER_MIN="1000000",
+        IMAGEPIPE_USER_QUOTA_BYTES=str(1 << 50),
         IMAGEPIPE_LOG_LEVEL="info",
         **extra,
     )
