@@ -45,7 +45,7 @@ def run_stress(args: Any, paths: Sequence[Path], workers: int, options: Any) -> 
     async def drive(target: Target) -> dict[str, Any]:
         if args.overload:
             return (await drive_overload(target, items, workers, args.duration, tell)).summary()
-        return (await drive_noisy(target, items, options, tell)).summary()
+        return (await drive_noisy(target, items, options, workers, tell)).summary()
 
     if args.url:
         outbox = Path(args.data_dir) / "outbox" if args.data_dir else None

@@ -147,7 +147,7 @@ class JobLifecycle(RuleBasedStateMachine):
             return
         handle = self._pick(holder, i)
         image = StoredImage("thumbnail", "jpeg", f"posts/{handle.post_id}/{handle.claim}/thumbnail.jpg", 1, 1, 1, 80)
-        outcome = self.world.run(self.queue.publish(handle, [image], 1, 1, {}))
+        outcome = self.world.run(self.queue.publish(handle, [image], 1, 1, {})).outcome
         job = self.jobs[handle.id]
         if not self._current(handle):
             assert outcome is Published.LOST
@@ -167,7 +167,7 @@ class JobLifecycle(RuleBasedStateMachine):
         """The connection was cut after COMMIT: the holder tries the same publish again."""
         handle = self.published_by[i % len(self.published_by)]
         image = StoredImage("thumbnail", "jpeg", f"posts/{handle.post_id}/{handle.claim}/thumbnail.jpg", 1, 1, 1, 80)
-        assert self.world.run(self.queue.publish(handle, [image], 1, 1, {})) is Published.PUBLISHED
+        assert self.world.run(self.queue.publish(handle, [image], 1, 1, {})).outcome is Published.PUBLISHED
 
     @precondition(lambda self: any(self.held.values()))
     @rule(holder=st.sampled_from(HOLDERS), i=st.integers(0, 20))

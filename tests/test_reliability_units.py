@@ -62,5 +62,8 @@ async def test_a_publish_retried_after_its_commit_landed_is_still_published(db_p
     queue = JobQueue(db_pool)
     [job] = await queue.claim(1, "holder", 30)
     images = [StoredImage("thumbnail", "jpeg", f"posts/{job.post_id}/{job.claim}/thumbnail.jpg", 1, 1, 1, 80)]
-    assert await queue.publish(job, images, 1, 1, {}) is Published.PUBLISHED
-    assert await queue.publish(job, images, 1, 1, {}) is Published.PUBLISHED, "the same claim's commit, seen again"
+    first = await queue.publish(job, images, 1, 1, {})
+    again = await queue.publish(job, images, 1, 1, {})
+    assert first.outcome is Published.PUBLISHED
+    assert again.outcome is Published.PUBLISHED, "the same claim's commit, seen again"
+    assert again.queued_for_s is not None and again.queued_for_s >= 0

@@ -123,7 +123,8 @@ class Users:
         email = f"{name}@example.org"
         await self.request("POST", "/api/v1/auth/register", json={"email": email, "username": name, "password": account.password}, ok=(201,))
         token = await wait_for_token(self.outbox, email, timeout=120)
-        await self.request("POST", "/api/v1/auth/verify-email", json={"token": token}, ok=(200,))
+        await self.request("POST", "/api/v1/auth/verify-email", ok=(200,),
+                           json={"token": token, "username": name, "password": account.password})
         await self.login(account)
         return account
 

@@ -96,7 +96,7 @@ async def _claims_per_s(queue: JobQueue, pool: asyncpg.Pool, seconds: float) -> 
         async with pool.acquire() as conn:
             await _add_jobs(conn, 1, "queued")
         for job in await queue.claim(1, "measure", 30):
-            assert await queue.publish(job, [], 1, 1, {}) is Published.PUBLISHED
+            assert (await queue.publish(job, [], 1, 1, {})).outcome is Published.PUBLISHED
             count += 1
         if time.monotonic() - window_start >= 10:
             rate = count / (time.monotonic() - window_start)
