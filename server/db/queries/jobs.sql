@@ -215,7 +215,6 @@ WHERE w.created_at < now() - make_interval(secs => $1)
   AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.post_id = w.post_id AND j.claim = w.claim AND j.status = 'running')
 ORDER BY w.created_at
 LIMIT $2
-FOR UPDATE OF w SKIP LOCKED
 
 -- name: pipeline_forget_writes
 DELETE FROM variant_writes WHERE claim = $1
