@@ -101,6 +101,7 @@ class Settings:
     poll_interval_s: float = 2.0
     backlog_high_water: int = 500
     drain_timeout_s: float = 30.0
+    job_retention_days: float = 7.0  # succeeded jobs are deleted after this (their posts stay)
     mailbox_size: int = 0  # 0: twice the worker count
     max_image_pixels: int = 100_000_000
     max_animation_frames: int = 1000
@@ -183,7 +184,7 @@ def parse_variants(text: str) -> tuple[tuple[str, int, int, int], ...]:
 _POSITIVE = {
     "db_pool_min", "db_pool_max", "access_token_ttl_s", "refresh_token_ttl_s", "verify_token_ttl_s",
     "max_upload_bytes", "upload_session_ttl_s", "max_open_uploads_per_user", "workers", "worker_recycle_after", "vips_concurrency",
-    "job_timeout_s", "job_max_attempts", "job_lease_s", "poll_interval_s", "backlog_high_water",
+    "job_timeout_s", "job_max_attempts", "job_lease_s", "poll_interval_s", "backlog_high_water", "job_retention_days",
     "max_image_pixels", "max_animation_frames", "min_image_side", "rate_limit_ip_per_min",
     "rate_limit_account_per_min", "s3_max_attempts", "s3_connect_timeout_s", "s3_read_timeout_s",
     # social

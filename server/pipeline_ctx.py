@@ -20,6 +20,7 @@ from aiohttp import web
 from actors.pipeline import Pipeline, PipelineConfig
 from . import appkeys
 from .config import Settings
+from .jobs import JobListener, JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +76,26 @@ def store_io_timeout_s(settings: Settings) -> float:
 def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConfig:  # type: ignore[no-untyped-def]
     from actors.transcode import transcode, worker_init
 
+    from .jobs.housekeeping import prune_succeeded_jobs, sweep_unpublished_writes
     from .posts import expire_upload_sessions, purge_deleted_posts
     from .storage import ObjectNotFound, StoreUnavailable
+
+    queue = JobQueue(pool)
+    io_timeout_s = store_io_timeout_s(settings)
 
     async def expire_uploads() -> None:
         await expire_upload_sessions(pool, store)
 
     async def purge_deleted() -> None:
         await purge_deleted_posts(pool, store)
+
+    async def sweep_superseded() -> None:
+        # A fenced claim removes its own objects as soon as its commit is refused; waiting a lease
+        # and a store timeout first leaves it the time to, and to finish a put it had started.
+        await sweep_unpublished_writes(queue, store, settings.job_lease_s + io_timeout_s)
+
+    async def prune_jobs() -> None:
+        await prune_succeeded_jobs(queue, settings.job_retention_days)
 
     return PipelineConfig(
         workers=settings.workers,
@@ -93,14 +106,14 @@ def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConf
         lease_s=settings.job_lease_s,
         poll_interval_s=settings.poll_interval_s,
         drain_timeout_s=settings.drain_timeout_s,
-        io_timeout_s=store_io_timeout_s(settings),
+        io_timeout_s=io_timeout_s,
         mailbox_size=settings.mailbox_size,
         transcode=transcode,
         transcode_options=transcode_options(settings),
         worker_init=worker_init,
         not_found_errors=(ObjectNotFound,),
         store_errors=(StoreUnavailable,),
-        housekeeping=(expire_uploads, purge_deleted),
+        housekeeping=(expire_uploads, purge_deleted, sweep_superseded, prune_jobs),
         owner=owner,
     )
 
@@ -122,7 +135,7 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     owner = f"{prefix}{os.getpid()}:{uuid.uuid4().hex[:8]}"
     fatal = app.get(appkeys.FATAL)
     pipeline = Pipeline(
-        pool, store, pipeline_config(settings, pool, store, owner), readiness=report,
+        JobQueue(pool), JobListener(pool), store, pipeline_config(settings, pool, store, owner), readiness=report,
         on_failed=(lambda: fatal(EXIT_PIPELINE_FAILED)) if fatal is not None else None,
     )
     try:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from actors.pipeline import Pipeline
+
 from actors.pipeline.context import STUCK
-from test_pipeline import _busy_n, add_posts, crash_until_it_gives_up, config, small_jpeg, store  # noqa: F401 - fixtures
-from test_pipeline_hooks import SLOW_MARKER, slow_transcode, wait_until
+from test_pipeline import _busy_n, add_posts, config, crash_until_it_gives_up, make_pipeline, small_jpeg, store  # noqa: F401 - fixtures
+from test_pipeline_hooks import SLOW_MARKER, sleepy_transcode, slow_transcode, wait_until
 
 
 async def _lease_left(pool, post) -> float:  # type: ignore[no-untyped-def]
@@ -22,7 +22,7 @@ async def test_a_job_that_stopped_progressing_keeps_no_lease_and_readiness_says_
     heartbeat must let its lease run out so another instance can take it, not renew it forever."""
     [post] = await add_posts(db_pool, store, [small_jpeg + SLOW_MARKER])
     blocked: set[str] = set()
-    pipeline = Pipeline(
+    pipeline = make_pipeline(
         db_pool, store, config(workers=1, transcode=slow_transcode, job_timeout_s=600, lease_s=2.0),
         readiness=lambda reason, on: blocked.add(reason) if on else blocked.discard(reason),
     )
@@ -49,7 +49,7 @@ async def _renewed(pool, post) -> bool:  # type: ignore[no-untyped-def]
 
 async def test_a_pipeline_that_gives_up_asks_for_its_process_to_end(db_pool, store) -> None:  # type: ignore[no-untyped-def]
     failed: list[bool] = []
-    pipeline = Pipeline(db_pool, store, config(workers=1), on_failed=lambda: failed.append(True))
+    pipeline = make_pipeline(db_pool, store, config(workers=1), on_failed=lambda: failed.append(True))
     await pipeline.start()
     await crash_until_it_gives_up(pipeline)
 
@@ -58,3 +58,26 @@ async def test_a_pipeline_that_gives_up_asks_for_its_process_to_end(db_pool, sto
 
     await wait_until(asked, 10)
     await pipeline.close()
+
+
+async def test_a_post_deleted_while_it_transcodes_is_never_published_and_leaves_no_variants(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
+    [post] = await add_posts(db_pool, store, [small_jpeg])
+    pipeline = make_pipeline(db_pool, store, config(workers=1, transcode=sleepy_transcode))
+    await pipeline.start()
+    try:
+        await wait_until(lambda: _busy_n(pipeline, 1), 30, 0.005)
+        async with db_pool.acquire() as conn:
+            await conn.execute("UPDATE posts SET deleted_at = now() WHERE id = $1", post)
+
+        async def job_closed() -> bool:
+            async with db_pool.acquire() as conn:
+                return await conn.fetchval("SELECT status::text FROM jobs WHERE post_id = $1", post) == "failed"
+
+        await wait_until(job_closed, 30)
+    finally:
+        await pipeline.close()
+    async with db_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT published_at FROM posts WHERE id = $1", post) is None
+        assert await conn.fetchval("SELECT count(*) FROM post_images") == 0
+        assert await conn.fetchval("SELECT count(*) FROM variant_writes") == 0
+    assert not list((store.root / "posts").glob(f"{post}/**/*.jpg")), "its variants were removed at once"

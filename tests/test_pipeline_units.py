@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from actors.pipeline import PipelineConfig, variant_key
+from server.storage.keys import post_variant_prefix, validate_key
 from actors.pipeline.decisions import (
     DEFER, FINAL, POISON, RETRY, classify, may_submit, poison_verdict, split_poison, timeout_verdict,
 )
@@ -103,8 +104,10 @@ def test_variant_keys_follow_the_layout() -> None:
     import uuid
 
     post = uuid.UUID(int=1)
-    assert variant_key(post, "thumbnail", "jpeg") == f"posts/{post}/thumbnail.jpg"
-    assert variant_key(post, "medium", "webp") == f"posts/{post}/medium.webp"
+    assert variant_key(post, 7, "thumbnail", "jpeg") == f"posts/{post}/7/thumbnail.jpg"
+    assert variant_key(post, 8, "medium", "webp") == f"posts/{post}/8/medium.webp"
+    assert validate_key(variant_key(post, 7, "original", "avif")) == f"posts/{post}/7/original.avif"
+    assert variant_key(post, 7, "thumbnail", "jpeg").startswith(post_variant_prefix(post)), "a post's purge covers it"
 
 
 def test_metrics_text() -> None:

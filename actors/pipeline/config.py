@@ -9,10 +9,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-# The contract's variant keys: posts/{post_id}/{variant}.{ext}
+# Variant keys: posts/{post_id}/{claim}/{variant}.{ext}. Each claim of a job writes under its own
+# prefix, so no attempt can overwrite the bytes another one published.
 EXTENSIONS = {"jpeg": "jpg", "webp": "webp", "avif": "avif"}
 CONTENT_TYPES = {"jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}
-# Variant bytes never change under a key (a re-run writes identical content), so caches may keep them.
+# Variant bytes never change under a key (every claim has its own keys), so caches may keep them.
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
@@ -21,8 +22,12 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def variant_key(post_id: uuid.UUID, variant: str, fmt: str) -> str:
-    return f"posts/{post_id}/{variant}.{EXTENSIONS[fmt]}"
+def claim_prefix(post_id: uuid.UUID, claim: int) -> str:
+    return f"posts/{post_id}/{claim}/"
+
+
+def variant_key(post_id: uuid.UUID, claim: int, variant: str, fmt: str) -> str:
+    return f"{claim_prefix(post_id, claim)}{variant}.{EXTENSIONS[fmt]}"
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ import random
 import time
 from typing import Any, Callable
 
-from server.jobs import ClaimedJob, JobListener, JobQueue, next_run_after, outage_delay
+from .backoff import next_run_after, outage_delay
 
 from .config import PipelineConfig
 from .decisions import DEFER, FINAL, POISON, RETRY, Verdict, is_db_transient, stage_limits, stuck
 from .metrics import PipelineMetrics
+from .ports import ClaimedJob, JobQueuePort, ListenerPort
 from .tracker import Tracker
 
 log = logging.getLogger("actors.pipeline")
@@ -29,10 +30,10 @@ ReadinessHook = Callable[[str, bool], None]  # (reason, blocked)
 class PipelineContext:
     def __init__(
         self,
-        queue: JobQueue,
+        queue: JobQueuePort,
         store: Any,
         config: PipelineConfig,
-        listener: JobListener,
+        listener: ListenerPort,
         metrics: PipelineMetrics,
         readiness: ReadinessHook,
     ) -> None:
@@ -48,6 +49,7 @@ class PipelineContext:
         self.pool_unavailable = False  # a pool rebuild is failing: claim nothing meanwhile
         self.refs: dict[str, Any] = {}  # actor name -> ActorRef, filled in by the Pipeline
         self._outage_since: float | None = None
+        self._db_unreachable_at = float("-inf")
         self._stuck: list[int] = []
         self._rng = random.Random()
 
@@ -78,13 +80,27 @@ class PipelineContext:
     def outage_over(self) -> None:
         self._outage_since = None
 
+    def db_unreachable(self) -> None:
+        """A database call of the pipeline failed for want of the database."""
+        self._db_unreachable_at = time.monotonic()
+
+    def lived_through_db_outage(self) -> bool:
+        """The database was unreachable within about a lease: leases that ran out meanwhile most
+        likely did so because nobody could renew them, which is no fault of their jobs."""
+        return time.monotonic() - self._db_unreachable_at < 2 * self.config.lease_s + self.config.reap_interval_s
+
+    def renewable(self) -> list[ClaimedJob]:
+        """The held claims whose leases may be renewed (see ``renewable_ids``)."""
+        ids = set(self.renewable_ids())
+        return [job for job in self.tracker.held_jobs() if job.id in ids]  # type: ignore[misc]
+
     async def settle(self, job: ClaimedJob, verdict: Verdict) -> None:
         """Write what happened to ``job`` (lease-checked) and free its slot, whatever happens."""
         cfg, m = self.config, self.metrics
         try:
             if verdict.kind in (FINAL, POISON):
                 status = "dead" if verdict.kind == POISON else "failed"
-                if await self.queue.fail_final(job.id, self.owner, verdict.code, verdict.message, status=status):
+                if await self.queue.fail_final(job, verdict.code, verdict.message, status=status):
                     if status == "dead":
                         m.jobs_dead += 1
                     else:
@@ -94,7 +110,7 @@ class PipelineContext:
                     m.jobs_lost += 1
             elif verdict.kind == RETRY:
                 delay = next_run_after(job.attempts, cfg.retry_base_s, cfg.retry_cap_s, self._rng)
-                outcome = await self.queue.fail_retry(job.id, self.owner, verdict.code, verdict.message, delay)
+                outcome = await self.queue.fail_retry(job, verdict.code, verdict.message, delay)
                 if outcome is None:
                     m.jobs_lost += 1
                 elif outcome.status == "dead":
@@ -105,7 +121,7 @@ class PipelineContext:
                     log.info("job %s retry in %.1fs: %s", job.id, delay, verdict.message)
             elif verdict.kind == DEFER:
                 delay = outage_delay(self.outage_started(), cfg.retry_base_s / 2, cfg.retry_cap_s, self._rng)
-                if await self.queue.defer([job.id], self.owner, delay, verdict.code, verdict.message):
+                if await self.queue.defer([job], delay, verdict.code, verdict.message):
                     m.jobs_deferred += 1
                     log.info("job %s put off %.1fs: %s", job.id, delay, verdict.message)
             else:  # pragma: no cover - a programming error
@@ -113,6 +129,7 @@ class PipelineContext:
         except Exception as exc:
             if not is_db_transient(exc):
                 raise
+            self.db_unreachable()
             # Cannot even record it: the lease runs out and the job is claimed again later.
             log.warning("could not record job %s (%s); its lease will expire and it will run again", job.id, exc)
         finally:
@@ -123,11 +140,12 @@ class PipelineContext:
         if not jobs:
             return
         try:
-            await self.queue.defer([j.id for j in jobs], self.owner, 0.0, code, message)
+            await self.queue.defer(jobs, 0.0, code, message)
             self.metrics.jobs_deferred += len(jobs)
         except Exception as exc:
             if not is_db_transient(exc):
                 raise
+            self.db_unreachable()
             log.warning("could not give back %d jobs (%s); their leases will expire", len(jobs), exc)
         finally:
             for job in jobs:

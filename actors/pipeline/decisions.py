@@ -69,6 +69,14 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
+# The stored source no longer has the bytes verified at upload/complete: the store let them be
+# replaced (uploads are create-only, so this means a store without conditional writes, or tampering).
+# Processing other bytes than the ones verified would publish something nobody checked.
+SOURCE_CHANGED = Verdict(
+    FINAL, "source_changed", "the uploaded file changed after it was verified; upload it again",
+)
+
+
 def poison_verdict(breaks: int) -> Verdict:
     return Verdict(POISON, POISON_CODE, POISON_MESSAGE.format(n=breaks))
 

@@ -16,16 +16,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import asyncpg
-
 from actors.runtime import ActorSystem, ChildSpec
-from server.jobs import JobListener, JobQueue
 
 from .config import PipelineConfig
 from .context import PipelineContext
 from .feeder import Feeder
 from .metrics import PipelineMetrics
 from .periodic import Heartbeat, Reaper
+from .ports import JobQueuePort, ListenerPort
 from .publisher import Publisher
 from .transcoder import TranscodeSupervisor
 
@@ -55,7 +53,8 @@ def _ignore(reason: str, blocked: bool) -> None:
 class Pipeline:
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        queue: JobQueuePort,
+        listener: ListenerPort,
         store: Any,
         config: PipelineConfig,
         *,
@@ -66,8 +65,8 @@ class Pipeline:
             raise ValueError("PipelineConfig.transcode is required (e.g. actors.transcode.transcode)")
         self.config = config
         self.metrics = PipelineMetrics()
-        self.queue = JobQueue(pool)
-        self.listener = JobListener(pool)
+        self.queue = queue
+        self.listener = listener
         self._readiness = readiness
         self._on_failed = on_failed
         self.ctx = PipelineContext(self.queue, store, config, self.listener, self.metrics, readiness)

@@ -62,6 +62,9 @@ class Tracker:
         del self._held[job_id]
         self._on_free()
 
+    def held_jobs(self) -> list[object]:
+        return [h.job for h in self._held.values()]
+
     def stages(self) -> list[tuple[int, str, float]]:
         """(id, stage, entered_at) of every job held."""
         return [(job_id, h.stage, h.since) for job_id, h in self._held.items()]

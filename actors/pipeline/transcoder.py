@@ -10,6 +10,7 @@ shared the pool with a poison one is cleared on its next run instead of being co
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import deque
@@ -18,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.runtime import Actor
-from server.jobs import ClaimedJob
 
 from .context import PipelineContext
-from .decisions import classify, may_submit, poison_verdict, split_poison, timeout_verdict
+from .decisions import SOURCE_CHANGED, classify, may_submit, poison_verdict, split_poison, timeout_verdict
 from .pool import WorkerPool
+from .ports import ClaimedJob
 from .tracker import FETCH, POOL, PUBLISH, WAIT
 
 log = logging.getLogger("actors.pipeline")
@@ -68,6 +69,10 @@ class Publish:
 
 
 _TICK = "tick"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 class TranscodeSupervisor(Actor):
@@ -150,6 +155,9 @@ class TranscodeSupervisor(Actor):
             cfg = self.ctx.config
             await self.ctx.settle(job, classify(exc, not_found=cfg.not_found_errors, store_errors=cfg.store_errors))
             return
+        if job.source_sha256 and await asyncio.to_thread(sha256_hex, source) != job.source_sha256.lower():
+            await self.ctx.settle(job, SOURCE_CHANGED)
+            return
         await self.ref.tell(Fetched(Work(job, source, suspect=job.pool_breaks > 0)))
 
     async def _pump(self) -> None:
@@ -222,7 +230,7 @@ class TranscodeSupervisor(Actor):
         self.ctx.metrics.pool_breaks += 1
         log.warning("image worker pool broke with jobs %s in flight; rebuilding", [w.job.id for w in victims])
         try:
-            breaks = await self.ctx.queue.add_pool_break([w.job.id for w in victims], self.ctx.owner)
+            breaks = await self.ctx.queue.add_pool_break([w.job for w in victims])
         except Exception as exc:  # cannot count now: run them again, still suspect
             log.warning("could not count the pool break (%s)", exc)
             breaks = {w.job.id: 0 for w in victims}
