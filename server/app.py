@@ -23,6 +23,7 @@ from .http import health, metrics
 from . import auth, mail
 from . import posts
 from . import social
+from . import feed
 from .storage import media_routes, store_ctx
 from .readiness import Readiness
 from .secrets_store import load_or_create_jwt_key
@@ -90,6 +91,7 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     app.cleanup_ctx.append(mail.mail_ctx)
     app.cleanup_ctx.append(auth.auth_ctx)
     app.cleanup_ctx.append(store_ctx)  # after the database, before the pipeline
+    app.cleanup_ctx.append(feed.feed_ctx)  # notification streams: LISTEN, announcements, catch-up poll
     if pipeline:
         from .pipeline_ctx import pipeline_ctx, stop_claiming
 
@@ -97,6 +99,7 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
         app.on_shutdown.append(stop_claiming)
     app.cleanup_ctx.append(_readiness_ctx)
     app.on_shutdown.append(_on_shutdown)
+    app.on_shutdown.append(feed.close_streams)  # streams end with a retry: hint as the drain starts
 
     health.add_routes(app)
     metrics.add_routes(app)
@@ -106,4 +109,5 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     auth.add_routes(app)
     posts.add_routes(app)
     social.add_routes(app)
+    feed.add_routes(app)
     return app
