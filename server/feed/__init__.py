@@ -27,7 +27,7 @@ CLOSE_STREAMS_S = 2.0
 async def feed_ctx(app: web.Application) -> AsyncIterator[None]:
     hub = StreamHub(app[appkeys.DB], app[appkeys.SETTINGS])
     app[HUB] = hub
-    hub.start()
+    await hub.start()
     yield
     await hub.stop()
 

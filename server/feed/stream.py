@@ -65,6 +65,7 @@ class StreamHub:
         self._tasks: list[asyncio.Task[None]] = []
         self._all_closed = asyncio.Event()
         self._all_closed.set()
+        self._horizon: str | None = None
         self.closing = False
         self.listening = False
         self.announced = 0  # recipients announced by this instance
@@ -72,7 +73,11 @@ class StreamHub:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """The poll's first horizon is taken now, before any stream opens: every notification
+        committed from here on is found by some poll, whenever its stream opened."""
+        async with self._pool.acquire() as conn:
+            self._horizon = await conn.fetchval(q("notifications_stream_start"))
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._listen(), name="notify-listen"),
                        loop.create_task(self._announcer(), name="notify-announce"),
@@ -223,23 +228,22 @@ class StreamHub:
                     await conn.remove_listener(CHANNEL, self._on_notify)
 
     async def _poll(self) -> None:
-        horizon: str | None = None
+        """Runs with or without streams, so its horizon never has a gap (see ``start``)."""
         last_sweep = time.monotonic()
         while not self._pool.is_closing():
             await asyncio.sleep(self._settings.stream_poll_s)
             try:
                 async with self._pool.acquire() as conn:
-                    if self._subs:
-                        row = await conn.fetchrow(q("notifications_recipients_since"), horizon, list(self._subs))
-                        horizon = row["horizon"]
-                        for recipient in row["recipients"]:
-                            self._wake(recipient)
+                    row = await conn.fetchrow(q("notifications_recipients_since"), self._horizon, list(self._subs))
+                    self._horizon = row["horizon"]
+                    for recipient in row["recipients"]:
+                        self._wake(recipient)
                     if time.monotonic() - last_sweep > _TICKET_SWEEP_S:
                         await conn.execute(q("stream_tickets_sweep"))
                         last_sweep = time.monotonic()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # the horizon stays: the next poll that works covers the gap
                 log.debug("notification poll failed: %s", exc.__class__.__name__)
 
 

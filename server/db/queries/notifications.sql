@@ -116,13 +116,14 @@ LIMIT $4;
 
 -- name: notifications_recipients_since
 -- The stream hub's catch-up poll: which of the recipients streaming here ($2) have rows from
--- transactions at or after the previous poll's horizon ($1; NULL the first time), and the new
--- horizon. Finds rows nobody announced (a post's status trigger) or announcements lost while the
+-- transactions at or after the previous poll's horizon ($1), and the new horizon. Every row
+-- committed since the previous poll was written by a transaction running then or started later,
+-- so its tx is at or after that horizon. Finds rows nobody announced (a post's status trigger) or announcements lost while the
 -- listening connection was down.
 SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
        ARRAY(SELECT DISTINCT recipient_id FROM notifications
              WHERE recipient_id = ANY($2::uuid[])
-               AND tx >= coalesce($1::text, pg_snapshot_xmin(pg_current_snapshot())::text)::xid8) AS recipients;
+               AND tx >= $1::text::xid8) AS recipients;
 
 -- name: notifications_announce
 -- Wake the streams of these recipients on every instance: ids only (the 8 KB payload limit), sent
