@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, AsyncIterator
 
 import aiohttp
+import asyncpg
 
 from helpers_social import Account, SocialApi
 
@@ -23,9 +24,13 @@ VALUES ($1, $2, 'cap', 'processing', $3, 'image/jpeg', 1000)
 async def publish(social: SocialApi, owner: Account, at: datetime | None = None) -> uuid.UUID:
     """A post that goes processing -> published, as the pipeline's publish does (``at``: a
     publication time in the past, for history)."""
+    return await publish_as(social.pool, owner.id, at)
+
+
+async def publish_as(pool: asyncpg.Pool, owner: uuid.UUID, at: datetime | None = None) -> uuid.UUID:
     post_id = uuid.uuid4()
-    async with social.pool.acquire() as conn:
-        await conn.execute(INSERT_PROCESSING, post_id, owner.id, f"uploads/{owner.id}/{post_id}/source")
+    async with pool.acquire() as conn:
+        await conn.execute(INSERT_PROCESSING, post_id, owner, f"uploads/{owner}/{post_id}/source")
         await conn.execute("INSERT INTO post_metadata (post_id) VALUES ($1)", post_id)
         await conn.execute("UPDATE posts SET status = 'published', published_at = $2 WHERE id = $1", post_id, at)
     return post_id

@@ -6,15 +6,13 @@ Last-Event-ID once B is back, misses nothing and repeats nothing of the likes ma
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 import pytest
 
 from helpers_auth import create_verified_user
-from helpers_feed import SseReader
+from helpers_feed import SseReader, publish_as
 from serverproc import ServerProcess, free_port, server_env
 from server.config import load_settings
 from server.feed.rules import Position, encode_position
@@ -28,16 +26,6 @@ STREAM = "/api/v1/notifications/stream"
 def _env(db_dsn: str) -> dict[str, str]:
     return server_env(IMAGEPIPE_DATABASE_URL=db_dsn, IMAGEPIPE_JWT_SECRET=SECRET, IMAGEPIPE_WORKERS="1",
                       IMAGEPIPE_RATE_LIMIT_LIKES_PER_MIN="1000", IMAGEPIPE_STREAM_RETRY_MS="700")
-
-
-async def _published_post(pool: asyncpg.Pool, owner: uuid.UUID) -> uuid.UUID:
-    post_id = uuid.uuid4()
-    async with pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO posts (id, user_id, status, source_key, content_type, file_size)"
-            " VALUES ($1, $2, 'published', $3, 'image/jpeg', 1000)", post_id, owner, f"uploads/{owner}/{post_id}/source")
-        await conn.execute("INSERT INTO post_metadata (post_id) VALUES ($1)", post_id)
-    return post_id
 
 
 async def _open(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> SseReader:
@@ -57,7 +45,7 @@ async def test_a_like_through_one_instance_reaches_a_stream_on_the_other(tmp_pat
         b.wait_ready(90)
         owner, owner_token = await create_verified_user(db_pool, settings, SECRET)
         fan, fan_token = await create_verified_user(db_pool, settings, SECRET)
-        post = await _published_post(db_pool, owner)
+        post = await publish_as(db_pool, owner)
         async with aiohttp.ClientSession() as http:
             async with http.post(f"{a.base_url}/api/v1/notifications/stream-ticket",
                                  headers={"Authorization": f"Bearer {owner_token}"}) as resp:
@@ -82,7 +70,7 @@ async def test_a_stream_resumed_across_a_restart_misses_nothing(tmp_path: Path, 
         b.wait_ready(90)
         owner, owner_token = await create_verified_user(db_pool, settings, SECRET)
         fans = [await create_verified_user(db_pool, settings, SECRET) for _ in range(30)]
-        posts = [await _published_post(db_pool, owner) for _ in range(2)]
+        posts = [await publish_as(db_pool, owner) for _ in range(2)]
         auth = {"Authorization": f"Bearer {owner_token}"}
         got: list[str] = []
         async with aiohttp.ClientSession() as http:
