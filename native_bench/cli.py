@@ -20,6 +20,7 @@ from .pipeline import run_pipeline
 from .progress import say
 from .report import document, render, write_json
 from .samples import resolve_images
+from .social_bench import add_parser as add_social_parser
 from .stats import CodecFigures, PipelineFigures, best_pipeline, recommend, target_checks
 
 EXIT_ERROR = 1
@@ -92,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--no-codec", action="store_true", help="skip the codec run used for the pipeline/codec ratio")
     pipe.add_argument("--social", action="store_true",
                       help="also time like, unlike and comment round trips while the pool is saturated")
+
+    add_social_parser(sub)  # bench social: a module of its own
 
     tune = sub.add_parser("tune", help="codec at 1..cores workers, pipeline at the best few: recommended settings")
     common(tune)
@@ -185,6 +188,10 @@ def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = 
         for problem in exc.problems:
             print(f"imagepipe bench: config error: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    if args.mode == "social":
+        from .social_bench import main as social_main
+
+        return social_main(args)
     try:
         images, source = resolve_images(args.images)
         ctx = Context(args, images, source, settings)

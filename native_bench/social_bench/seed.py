@@ -16,8 +16,8 @@ physical order (and what a time-ordered scan reads) is realistic.
 
 from __future__ import annotations
 
+import asyncio
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
@@ -37,11 +37,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 @dataclass
 class SeedReport:
     rows: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def total_s(self) -> float:
-        return sum(self.seconds.values())
+    seconds: dict[str, float] = field(default_factory=dict)  # per step (likes overlap the others)
+    wall_s: float = 0.0  # the copy, indexes and statistics, start to end
 
 
 def username(index: int) -> str:
@@ -101,19 +98,15 @@ def _timed(report: SeedReport, step: str) -> Callable[[], None]:
     return done
 
 
-async def seed(conn: asyncpg.Connection, net: Network, password_hash: str,
-               progress: Callable[[str], None] = lambda _m: None) -> SeedReport:
-    """Fill an empty, migrated database with ``net``. ``password_hash`` (bcrypt of ``PASSWORD``)
-    is every account's, so the bench can log in as anyone it measures."""
-    report = SeedReport()
-    ids = net.account_ids
-    posts = net.post_ids
+async def _prepare(conn: asyncpg.Connection) -> None:
     await conn.execute("SET session_replication_role = replica")
     await conn.execute("SET synchronous_commit = off")
     await conn.execute("SET maintenance_work_mem = '256MB'")
-    saved = await _saved_indexes(conn)
-    await _drop_indexes(conn, saved)
 
+
+async def _graph_and_posts(conn: asyncpg.Connection, net: Network, password_hash: str, report: SeedReport,
+                           progress: Callable[[str], None]) -> None:
+    ids, posts = net.account_ids, net.post_ids
     done = _timed(report, "accounts")
     joined = _ts(net.now - net.params.history_days * 86_400 - 86_400)
     report.rows["users"] = await _copy(
@@ -127,7 +120,7 @@ async def seed(conn: asyncpg.Connection, net: Network, password_hash: str,
         ((ids[a], posts_count[a], net.followers_count[a], len(net.followees[a])) for a in range(len(ids))))
     done()
 
-    progress(f"seed: {len(posts):,} posts")
+    progress(f"seed: {len(posts):,} posts, {net.follow_count:,} follows, {sum(net.post_likes):,} likes")
     done = _timed(report, "posts")
     report.rows["posts"] = await _copy(
         conn, "posts", ["id", "user_id", "caption", "status", "source_key", "content_type", "file_size", "width",
@@ -145,8 +138,6 @@ async def seed(conn: asyncpg.Connection, net: Network, password_hash: str,
          for p in recent for name, side, size in (("thumbnail", 150, 9_000), ("medium", 600, 60_000),
                                                   ("original", 4000, 1_500_000))))
     done()
-
-    progress(f"seed: {net.follow_count:,} follows")
     done = _timed(report, "follows")
     followed_at = _ts(net.now - net.params.history_days * 86_400)
     report.rows["follows"] = await _copy(
@@ -154,25 +145,47 @@ async def seed(conn: asyncpg.Connection, net: Network, password_hash: str,
         ((ids[a], ids[b], followed_at) for a in range(len(ids)) for b in net.followees[a]))
     done()
 
-    progress(f"seed: {sum(net.post_likes):,} likes")
+
+async def _likes(conn: asyncpg.Connection, net: Network, report: SeedReport) -> None:
+    ids, posts = net.account_ids, net.post_ids
     done = _timed(report, "likes")
+    # One time per post for its likes (an hour after it): a datetime per like would cost seconds.
     report.rows["likes"] = await _copy(
         conn, "likes", ["post_id", "user_id", "created_at"],
-        ((posts[p], ids[u], _ts(t)) for p, u, t in net.like_rows()))
+        ((posts[p], ids[u], at) for p, likers in net.like_rows()
+         for at in (_ts(min(net.now, net.post_time[p] + 3600.0)),) for u in likers))
     done()
 
-    progress("seed: indexes and statistics")
-    done = _timed(report, "indexes")
-    await _rebuild_indexes(conn, saved)
-    done()
-    await conn.execute("RESET session_replication_role")
-    done = _timed(report, "vacuum")
-    # The visibility map lets time-ordered scans of posts and follows skip the heap.
-    await conn.execute("VACUUM (ANALYZE) posts, follows, users, user_stats, post_metadata")
-    await conn.execute("ANALYZE likes, post_images")
-    done()
+
+async def seed(dsn: str, net: Network, password_hash: str,
+               progress: Callable[[str], None] = lambda _m: None) -> SeedReport:
+    """Fill an empty, migrated database with ``net``. ``password_hash`` (bcrypt of ``PASSWORD``)
+    is every account's, so the bench can log in as anyone it measures. Two connections: the
+    likes (the bulk) copy and index while the rest does, one core each."""
+    report = SeedReport()
+    start = time.perf_counter()
+    first, second = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        for conn in (first, second):
+            await _prepare(conn)
+        saved = await _saved_indexes(first)
+        await _drop_indexes(first, saved)
+        await asyncio.gather(_graph_and_posts(first, net, password_hash, report, progress),
+                             _likes(second, net, report))
+        progress("seed: indexes and statistics")
+        done = _timed(report, "indexes")
+        likes = [r for r in saved if r["tbl"] == "likes"]
+        await asyncio.gather(_rebuild_indexes(first, [r for r in saved if r["tbl"] != "likes"]),
+                             _rebuild_indexes(second, likes))
+        done()
+        done = _timed(report, "vacuum")
+        # The visibility map lets time-ordered scans of posts and follows skip the heap.
+        await asyncio.gather(first.execute("VACUUM (ANALYZE) posts, follows, users, user_stats, post_metadata"),
+                             second.execute("ANALYZE likes, post_images"))
+        done()
+    finally:
+        await first.close()
+        await second.close()
+    report.wall_s = time.perf_counter() - start
     return report
 
-
-def account_uuid(net: Network, index: int) -> uuid.UUID:
-    return net.account_ids[index]
