@@ -69,8 +69,6 @@ def test_stream_admission_puts_the_account_cap_first() -> None:
 
 
 def test_feed_read_strategy() -> None:
-    assert not rules.uses_window(0) and not rules.uses_window(rules.MERGE_ONLY_BELOW - 1)
-    assert rules.uses_window(rules.MERGE_ONLY_BELOW) and rules.uses_window(2000)
     assert rules.needs_merge(3, 21) and not rules.needs_merge(21, 21)
 
 

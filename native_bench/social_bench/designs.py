@@ -99,12 +99,9 @@ async def _as_built(conn: asyncpg.Connection, viewer: uuid.UUID, after: tuple[An
 
     ms = await _median_ms(lambda: home.page(conn, viewer, PAGE, after, lambda key: key))
     at, ident = after or (None, None)
-    following = await conn.fetchval(q("feed_following_count"), viewer)
-    buffers = 0
-    found = 0
-    if rules.uses_window(following):
-        buffers += await _buffers(conn, q("feed_window"), viewer, at, ident, rules.WINDOW_POSTS, PAGE + 1)
-        found = len(await conn.fetch(q("feed_window"), viewer, at, ident, rules.WINDOW_POSTS, PAGE + 1))
+    window = (viewer, at, ident, rules.WINDOW_POSTS, PAGE + 1, rules.MERGE_ONLY_BELOW)
+    buffers = await _buffers(conn, q("feed_window"), *window)
+    found = len(await conn.fetch(q("feed_window"), *window))
     if rules.needs_merge(found, PAGE + 1):
         buffers += await _buffers(conn, q("feed_merge"), viewer, at, ident, PAGE + 1 - found)
     return ms, buffers
@@ -129,7 +126,8 @@ async def explain_feed(dsn: str, net: Network, median_account: int) -> dict[str,
                  ("dormant-followee user (fallback)", net.roles.dormant_follower, "feed_merge"))
         for label, account, name in cases:
             viewer = net.account_ids[account]
-            args = (viewer, None, None, rules.WINDOW_POSTS, PAGE + 1) if name == "feed_window" else (viewer, None, None, PAGE + 1)
+            args = ((viewer, None, None, rules.WINDOW_POSTS, PAGE + 1, rules.MERGE_ONLY_BELOW) if name == "feed_window"
+                    else (viewer, None, None, PAGE + 1))
             await conn.fetch(q(name), *args)  # warm, as a server's would be
             rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + q(name), *args)
             out[f"{label}, {name}"] = "\n".join(r[0] for r in rows)

@@ -21,13 +21,9 @@ from ..http import ApiError
 # i.e. a share above ~0.4% of everything posted lately, never needs the fallback.
 WINDOW_POSTS = 5000
 # Below this many followees the per-followee merge alone is cheaper than looking through a window
-# that would be mostly other people's posts (a new account, someone following a handful).
+# that would be mostly other people's posts (a new account, someone following a handful); the
+# window statement applies it (queries/feed.sql).
 MERGE_ONLY_BELOW = 32
-
-
-def uses_window(following_count: int) -> bool:
-    """Whether a feed page starts with the recent window (else it goes straight to the merge)."""
-    return following_count >= MERGE_ONLY_BELOW
 
 
 def needs_merge(found: int, wanted: int) -> bool:

@@ -35,12 +35,17 @@ CREATE INDEX posts_public_time_idx ON posts (published_at DESC, id DESC) INCLUDE
 CREATE INDEX posts_public_author_idx ON posts (user_id, published_at DESC, id DESC)
     WHERE status = 'published' AND deleted_at IS NULL;
 
--- A post as a feed shows it: its counters and its author's name (queries/feed.sql adds the
--- viewer's liked_by_me).
+-- A post as a feed shows it: its counters, its renditions and its author's name, in one row, so
+-- a page is one statement (queries/feed.sql adds the viewer's liked_by_me).
 CREATE VIEW feed_post_rows AS
 SELECT p.id, p.user_id, p.caption, p.status, p.error, p.error_message, p.width, p.height,
        p.metadata, p.created_at, p.published_at, m.like_count, m.comment_count, m.view_count,
-       u.username, u.display_name
+       u.username, u.display_name,
+       (SELECT coalesce(json_agg(json_build_object('variant', i.variant, 'format', i.format,
+                                                   'storage_key', i.storage_key, 'width', i.width,
+                                                   'height', i.height, 'bytes', i.bytes)
+                                 ORDER BY i.variant, i.format), '[]'::json)
+        FROM post_images i WHERE i.post_id = p.id) AS images
 FROM posts p
 LEFT JOIN post_metadata m ON m.post_id = p.id
 JOIN users u ON u.id = p.user_id;

@@ -7,15 +7,14 @@
 --   feed_merge   below that, one probe of posts_public_author_idx per followee, merged: bounded
 --                by the number of followees, whatever the age of their posts (where a plain
 --                `user_id IN (followees) ORDER BY published_at` plan collapses).
--- Both return whole rows (feed_post_rows, 0040, and liked_by_me), in feed order.
+-- Both return whole rows (feed_post_rows, 0040: counters, renditions, author; and liked_by_me),
+-- in feed order: a page is one statement, two when the window falls short.
 -- Visibility is post_is_public (0010_social.sql; moderation's statuses are not public); follows
 -- never cross a block (a block removes them), and blocked_ids filters anyway.
 
--- name: feed_following_count
-SELECT following_count FROM user_stats WHERE user_id = $1;
-
 -- name: feed_window
--- $1 viewer, $2/$3 cursor (published_at, id) or NULLs, $4 window size, $5 rows wanted.
+-- $1 viewer, $2/$3 cursor (published_at, id) or NULLs, $4 window size, $5 rows wanted, $6 the
+-- fewest followees worth a window (below it the window is empty at once and the merge does all).
 -- The OR keeps the IN from being turned into a join: as a hashed filter on an ordered scan, the
 -- scan stops as soon as $5 rows are found.
 WITH pick AS (
@@ -26,7 +25,8 @@ WITH pick AS (
             AND (p.published_at, p.id) < (coalesce($2::timestamptz, 'infinity'::timestamptz),
                                           coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
           ORDER BY p.published_at DESC, p.id DESC
-          LIMIT $4) w
+          LIMIT CASE WHEN (SELECT s.following_count FROM user_stats s WHERE s.user_id = $1) >= $6
+                     THEN $4 ELSE 0 END) w
     WHERE (w.user_id IN (SELECT f.followee_id FROM follows f WHERE f.follower_id = $1) OR w.user_id = $1)
       AND w.user_id NOT IN (SELECT id FROM blocked_ids($1))
     LIMIT $5
