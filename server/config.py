@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -121,6 +122,13 @@ class Settings:
     variants: str = "thumbnail:150:80:30000,medium:600:85:100000,original:4000:90:2000000"
     quality_floor: int = 60  # below this a variant over budget is made smaller, not uglier
 
+    # Operations: logs, metrics, browsers on other origins
+    log_format: str = "text"  # text | json (one object per line, for log shippers)
+    metrics_port: int = 0  # 0: /metrics on the API port; else only there, on metrics_host
+    metrics_host: str = ""  # default: host
+    metrics_token: str = _secret("")  # set: /metrics answers only "Authorization: Bearer <token>"
+    cors_origins: tuple[str, ...] = ()  # web app origins allowed to call the API; "*" for any
+
     # Where this came from, for messages; not a setting.
     config_file: Path | None = None
 
@@ -160,6 +168,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "log_level": ("debug", "info", "warning", "error"),
     "jwt_algorithm": ("HS256", "HS384", "HS512"),
     "worker_start_method": ("spawn", "forkserver"),
+    "log_format": ("text", "json"),
 }
 _ALLOWED_FORMATS = ("jpeg", "webp", "avif")
 # The HTTP contract names exactly these variants, so a config may tune them but not add or drop one.
@@ -324,6 +333,7 @@ def validate(settings: Settings) -> list[str]:
         value = getattr(settings, url_field)
         if value and not value.startswith(("http://", "https://")):
             problems.append(f"{url_field}: {value!r} must start with http:// or https://")
+    problems.extend(_validate_operations(settings))
     try:
         parse_variants(settings.variants)
     except ValueError as exc:
@@ -353,4 +363,27 @@ def _stream_problems(s: Settings) -> list[str]:
         problems.append(f"stream_retry_ms: {s.stream_retry_ms} is outside 100-60000")
     if s.stream_poll_s > 60:
         problems.append(f"stream_poll_s: {s.stream_poll_s} is over 60")
+    return problems
+
+
+# scheme://host[:port], what a browser sends in Origin: no path, no trailing slash.
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$")
+METRICS_TOKEN_MIN = 16
+
+
+def _validate_operations(settings: Settings) -> list[str]:
+    """Metrics listener, metrics token and CORS origins."""
+    problems: list[str] = []
+    if settings.metrics_port and not 1 <= settings.metrics_port <= 65535:
+        problems.append(f"metrics_port: {settings.metrics_port} is not a TCP port (1-65535, or 0 for the API port)")
+    elif settings.metrics_port == settings.port and (settings.metrics_host or settings.host) == settings.host:
+        problems.append(f"metrics_port: {settings.metrics_port} is the API port; use another or 0")
+    if settings.metrics_token and len(settings.metrics_token) < METRICS_TOKEN_MIN:
+        problems.append(f"metrics_token: must be at least {METRICS_TOKEN_MIN} characters (value hidden)")
+    for origin in settings.cors_origins:
+        if origin != "*" and not _ORIGIN.match(origin):
+            problems.append(
+                f"cors_origins: {origin!r} is not an origin like https://app.example.com "
+                "(scheme, host and optional port; no path) or *"
+            )
     return problems

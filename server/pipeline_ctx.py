@@ -73,7 +73,7 @@ def store_io_timeout_s(settings: Settings) -> float:
     return settings.s3_max_attempts * (settings.s3_connect_timeout_s + settings.s3_read_timeout_s)
 
 
-def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConfig:  # type: ignore[no-untyped-def]
+def pipeline_config(settings: Settings, pool, store, owner: str, metrics=None) -> PipelineConfig:  # type: ignore[no-untyped-def]
     from actors.transcode import transcode, worker_init
 
     from .jobs.housekeeping import prune_succeeded_jobs, sweep_unpublished_writes
@@ -115,6 +115,8 @@ def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConf
         store_errors=(StoreUnavailable,),
         housekeeping=(expire_uploads, purge_deleted, sweep_superseded, prune_jobs),
         owner=owner,
+        on_transcoded=metrics.observe_transcode if metrics is not None else None,
+        on_published=metrics.observe_published if metrics is not None else None,
     )
 
 
@@ -134,8 +136,9 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     lock = lock_data_dir(settings.data_dir)
     owner = f"{prefix}{os.getpid()}:{uuid.uuid4().hex[:8]}"
     fatal = app.get(appkeys.FATAL)
+    config = pipeline_config(settings, pool, store, owner, app.get(appkeys.METRICS))
     pipeline = Pipeline(
-        JobQueue(pool), JobListener(pool), store, pipeline_config(settings, pool, store, owner), readiness=report,
+        JobQueue(pool), JobListener(pool), store, config, readiness=report,
         on_failed=(lambda: fatal(EXIT_PIPELINE_FAILED)) if fatal is not None else None,
     )
     try:

@@ -88,7 +88,7 @@ async def test_succeeded_jobs_past_their_retention_are_pruned_in_batches(db_pool
     _, ids = await _user_jobs(db_pool, 5)
     queue = JobQueue(db_pool)
     for job in await queue.claim(5, "w", 30):
-        assert await queue.publish(job, [], 10, 10, {}) is Published.PUBLISHED
+        assert (await queue.publish(job, [], 10, 10, {})).outcome is Published.PUBLISHED
     async with db_pool.acquire() as conn:
         await conn.execute("UPDATE jobs SET finished_at = now() - interval '10 days' WHERE id = ANY($1::bigint[])", ids[:3])
     assert await prune_succeeded_jobs(queue, 7) == 3
@@ -127,10 +127,10 @@ async def test_a_fenced_claim_never_touches_published_bytes_and_its_own_are_swep
     [current] = await queue.claim(1, "alive", 30)
     await queue.record_writes(current)
     await store.put(variant_key(current.post_id, current.claim, "thumbnail", "jpeg"), b"current", "image/jpeg")
-    assert await queue.publish(current, await _images(current, b"current"), 1, 1, {}) is Published.PUBLISHED
+    assert (await queue.publish(current, await _images(current, b"current"), 1, 1, {})).outcome is Published.PUBLISHED
     # The paused holder resumes and writes its (different) bytes: other keys, never the published ones.
     await store.put(variant_key(zombie.post_id, zombie.claim, "thumbnail", "jpeg"), b"zombie!", "image/jpeg")
-    assert await queue.publish(zombie, await _images(zombie, b"zombie!"), 1, 1, {}) is Published.LOST
+    assert (await queue.publish(zombie, await _images(zombie, b"zombie!"), 1, 1, {})).outcome is Published.LOST
     async with db_pool.acquire() as conn:
         [key] = [r["storage_key"] for r in await conn.fetch("SELECT storage_key FROM post_images")]
     assert await store.get(key) == b"current"
@@ -157,7 +157,7 @@ async def test_a_post_deleted_during_its_transcode_is_never_published(db_pool: a
     [job] = await queue.claim(1, "alive", 30)
     async with db_pool.acquire() as conn:
         await conn.execute("UPDATE posts SET deleted_at = now() WHERE id = $1", job.post_id)
-    assert await queue.publish(job, await _images(job, b"x"), 1, 1, {}) is Published.POST_DELETED
+    assert (await queue.publish(job, await _images(job, b"x"), 1, 1, {})).outcome is Published.POST_DELETED
     async with db_pool.acquire() as conn:
         post = await conn.fetchrow("SELECT status::text AS s, published_at FROM posts WHERE id = $1", job.post_id)
         images = await conn.fetchval("SELECT count(*) FROM post_images")

@@ -84,7 +84,7 @@ async def test_two_connections_claiming_together_never_share_a_job(db_pool: asyn
 
 
 async def _publish(queue: JobQueue, job) -> Published:  # type: ignore[no-untyped-def]
-    return await queue.publish(job, [], 10, 10, {})
+    return (await queue.publish(job, [], 10, 10, {})).outcome
 
 
 async def test_expired_lease_is_reaped_and_the_old_claim_can_no_longer_write(db_pool: asyncpg.Pool) -> None:
@@ -108,7 +108,9 @@ async def test_expired_lease_is_reaped_and_the_old_claim_can_no_longer_write(db_
     assert (await _row(db_pool, job_id))["lease_owner"] == "alive"
 
     assert await queue.heartbeat([again], 30) == {job_id}
-    assert await _publish(queue, again) is Published.PUBLISHED
+    published = await queue.publish(again, [], 10, 10, {})
+    assert published.outcome is Published.PUBLISHED
+    assert published.queued_for_s is not None and 0.4 < published.queued_for_s < 60  # the sleep above is in it
     row = await _row(db_pool, job_id)
     assert row["st"] == "succeeded" and row["lease_owner"] is None and row["finished_at"] is not None
 

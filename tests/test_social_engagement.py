@@ -28,6 +28,8 @@ async def test_like_unlike_idempotent_and_shown_on_the_post(social: SocialApi) -
     shown = await social.ok("GET", post_path(post), bob)
     assert (shown["like_count"], shown["liked_by_me"]) == (2, True)
     assert "liked_by_me" not in await social.ok("GET", post_path(post))  # anonymous
+    junk = await social.client.get(post_path(post), headers={"Authorization": "Bearer junk"})
+    assert junk.status == 401  # a token that is sent must be valid: no silent anonymous view
     listed = await social.ok("GET", f"/api/v1/users/{alice.id}/posts", bob)
     assert [(p["id"], p["like_count"], p["liked_by_me"]) for p in listed["items"]] == [(str(post), 2, True)]
     assert await social.page_all(post_path(post, "/likes"), limit=1) == [str(alice.id), str(bob.id)]

@@ -144,13 +144,16 @@ async def test_the_sql_functions_agree_with_the_python_rules(db_pool) -> None:
                                user, f"{user.hex}@example.org", f"u{user.hex[:20]}")
         for blocker, blocked in ((owner, third), (viewer, third)):  # blocks that must not matter
             await conn.execute("INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)", blocker, blocked)
+        # Every status the database knows, so a status added later is checked here too.
+        statuses = await conn.fetchval("SELECT enum_range(NULL::post_status)::text[]")
+        assert rules.READABLE_BY_OTHERS <= set(statuses)
         cases = 0
         for direction in (None, "owner_blocks", "viewer_blocks"):
             await conn.execute("DELETE FROM blocks WHERE blocked_id <> $1", third)
             if direction:
                 a, b = (owner, viewer) if direction == "owner_blocks" else (viewer, owner)
                 await conn.execute("INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)", a, b)
-            for status, deleted, who in itertools.product(STATUSES, (False, True), (None, owner, viewer)):
+            for status, deleted, who in itertools.product(statuses, (False, True), (None, owner, viewer)):
                 blocked = direction is not None and who == viewer
                 assert await conn.fetchval("SELECT users_blocked($1, $2)", owner, who) is blocked
                 in_set = await conn.fetchval("SELECT $2::uuid IN (SELECT id FROM blocked_ids($1))", owner, who)
@@ -164,5 +167,4 @@ async def test_the_sql_functions_agree_with_the_python_rules(db_pool) -> None:
                 expected = rules.post_visible_to(owner, status, deleted, who, blocked)
                 assert sql_visible is expected, (status, deleted, who, direction)
                 cases += 1
-        assert cases == 3 * len(STATUSES) * 2 * 3
-        assert set(await conn.fetchval("SELECT enum_range(NULL::post_status)::text[]")) == rules.READABLE_BY_OTHERS
+        assert cases == 3 * len(statuses) * 2 * 3

@@ -57,6 +57,10 @@ class PipelineConfig:
     store_errors: tuple[type[BaseException], ...] = ()
     # Periodic chores of other areas (expire uploads...), run by the reaper.
     housekeeping: tuple[Callable[[], Awaitable[Any]], ...] = ()
+    # Observers the server hands in for its metrics (this package knows no metrics library):
+    # a successful transcode's result, and the seconds from upload/complete to published.
+    on_transcoded: Callable[[Any], None] | None = None
+    on_published: Callable[[float], None] | None = None
 
     def __post_init__(self) -> None:
         if self.start_method not in ("spawn", "forkserver"):

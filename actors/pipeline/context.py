@@ -71,6 +71,15 @@ class PipelineContext:
             self.readiness(STUCK, bool(overdue))
         return sorted(job_id for job_id, _, _ in stages if job_id not in overdue)
 
+    def observe(self, hook: Callable[..., None] | None, *args: Any) -> None:
+        """Call a metrics observer; its failure is logged, never the job's problem."""
+        if hook is None:
+            return
+        try:
+            hook(*args)
+        except Exception:  # noqa: BLE001 - counting must not fail a transcode or a publish
+            log.exception("metrics observer %r failed", hook)
+
     # -- outages: jobs put off while the store or database is down come back spread out --
     def outage_started(self) -> float:
         if self._outage_since is None:

@@ -58,6 +58,12 @@ class Published(enum.Enum):
     POST_DELETED = "post_deleted"  # deleted while it was processed: never shown, job closed
 
 
+@dataclass(frozen=True)
+class PublishOutcome:
+    outcome: Published
+    queued_for_s: float | None = None  # published: seconds from upload/complete to now
+
+
 class JobQueuePort(Protocol):
     async def claim(self, n: int, owner: str, lease_s: float) -> list[ClaimedJob]: ...
 
@@ -86,7 +92,7 @@ class JobQueuePort(Protocol):
 
     async def publish(
         self, job: ClaimedJob, images: list[StoredImage], width: int, height: int, metadata: dict[str, Any]
-    ) -> Published: ...
+    ) -> PublishOutcome: ...
 
     async def forget_writes(self, job: ClaimedJob) -> None:
         """The claim's objects are gone (deleted by the claim itself): nothing left to sweep."""

@@ -20,7 +20,7 @@ from actors.runtime import Actor
 from .config import CONTENT_TYPES, IMMUTABLE, claim_prefix, variant_key
 from .context import PipelineContext
 from .decisions import classify, is_db_transient
-from .ports import ClaimedJob, Published, StoredImage
+from .ports import ClaimedJob, Published, PublishOutcome, StoredImage
 from .tracker import PUBLISH
 from .transcoder import Publish
 
@@ -72,16 +72,18 @@ class Publisher(Actor):
             await self.ctx.settle(job, classify(exc, not_found=cfg.not_found_errors, store_errors=cfg.store_errors))
             return
         try:
-            outcome = await self._commit_with_retries(job, images, result)
+            published = await self._commit_with_retries(job, images, result)
         except Exception as exc:
             await self.ctx.settle(job, classify(exc))
             return
         self.ctx.tracker.release(job.id, job)
-        if outcome is None:
+        if published is None:
             return
         self.ctx.outage_over()
+        outcome = published.outcome
         if outcome is Published.PUBLISHED:
             self.ctx.metrics.jobs_succeeded += 1
+            self.ctx.observe(self.ctx.config.on_published, published.queued_for_s)  # visible now
             return
         if outcome is Published.LOST:
             self.ctx.metrics.jobs_lost += 1
@@ -98,7 +100,7 @@ class Publisher(Actor):
         except Exception as exc:  # the sweep will do it
             log.warning("could not remove the objects of claim %s now (%s); the sweep will", job.claim, exc)
 
-    async def _commit_with_retries(self, job: ClaimedJob, images: list[StoredImage], result: Any) -> Published | None:
+    async def _commit_with_retries(self, job: ClaimedJob, images: list[StoredImage], result: Any) -> PublishOutcome | None:
         """The publish outcome, or None if the database is still down after the retries."""
         for delay in (*COMMIT_RETRY_DELAYS, None):
             try:

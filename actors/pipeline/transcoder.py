@@ -204,6 +204,7 @@ class TranscodeSupervisor(Actor):
         if self.pool.jobs_done >= self.ctx.config.recycle_after:
             self.recycling = True  # stop feeding it; rebuilt once what runs now is done
         if msg.error is None:
+            self.ctx.observe(self.ctx.config.on_transcoded, msg.result)
             self.ctx.tracker.move(work.job.id, PUBLISH)
             await self.ctx.ref("publisher").tell(Publish(work.job, msg.result))
         else:

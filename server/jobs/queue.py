@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from actors.pipeline.ports import ClaimedJob, Published, RetryOutcome, StoredImage
+from actors.pipeline.ports import ClaimedJob, Published, PublishOutcome, RetryOutcome, StoredImage
 
 from ..db import q
 
@@ -119,7 +119,7 @@ class JobQueue:
 
     async def publish(
         self, job: ClaimedJob, images: list[StoredImage], width: int, height: int, metadata: dict[str, Any]
-    ) -> Published:
+    ) -> PublishOutcome:
         """One transaction: the job succeeds (fenced), the post's image rows point at this claim's
         objects, and the post is published; or, if the post was deleted meanwhile, the job is
         closed and nothing is shown."""
@@ -129,9 +129,10 @@ class JobQueue:
                 closed = await conn.fetchval(
                     q("jobs_mark_final"), job.id, job.claim, "failed", "the post was deleted", "post_deleted"
                 )
-                return Published.POST_DELETED if closed is not None else Published.LOST
-            if await conn.fetchval(q("jobs_mark_succeeded"), job.id, job.claim) is None:
-                return Published.LOST
+                return PublishOutcome(Published.POST_DELETED if closed is not None else Published.LOST)
+            queued_for_s = await conn.fetchval(q("jobs_mark_succeeded"), job.id, job.claim)
+            if queued_for_s is None:
+                return PublishOutcome(Published.LOST)
             for image in images:
                 await conn.execute(
                     q("pipeline_insert_image"), job.post_id, image.variant, image.format, image.key,
@@ -139,7 +140,7 @@ class JobQueue:
                 )
             await conn.execute(q("pipeline_publish_post"), job.post_id, width, height, metadata)
             await conn.execute(q("pipeline_forget_writes"), job.claim)  # published: nothing to sweep
-            return Published.PUBLISHED
+            return PublishOutcome(Published.PUBLISHED, queued_for_s)
 
     async def prune_succeeded(self, retention_days: float, batch: int) -> int:
         """Delete one batch of succeeded jobs past their retention; the number deleted."""

@@ -32,11 +32,12 @@ WHERE j.id = held.id AND j.claim = held.claim AND j.status = 'running'
 RETURNING j.id
 
 -- name: jobs_mark_succeeded
+-- Returns the seconds since upload/complete queued the job (clock_timestamp: the commit is near).
 UPDATE jobs
 SET status = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = now(),
     updated_at = now(), last_error = NULL, last_error_code = NULL
 WHERE id = $1 AND claim = $2 AND status = 'running'
-RETURNING post_id
+RETURNING EXTRACT(EPOCH FROM clock_timestamp() - created_at)::float8
 
 -- name: jobs_mark_retry
 -- Back to the queue after $3 seconds, or dead once every attempt is spent.
