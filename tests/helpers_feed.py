@@ -27,6 +27,18 @@ async def publish(social: SocialApi, owner: Account, at: datetime | None = None)
     return await publish_as(social.pool, owner.id, at)
 
 
+async def published_long_ago(pool: asyncpg.Pool, owner: uuid.UUID) -> uuid.UUID:
+    """A post inserted as published (no status change: no post_published notification), for
+    stream tests that must see only the notifications they cause."""
+    post_id = uuid.uuid4()
+    async with pool.acquire() as conn:
+        await conn.execute("INSERT INTO posts (id, user_id, status, source_key, content_type, file_size)"
+                           " VALUES ($1, $2, 'published', $3, 'image/jpeg', 1000)", post_id, owner,
+                           f"uploads/{owner}/{post_id}/source")
+        await conn.execute("INSERT INTO post_metadata (post_id) VALUES ($1)", post_id)
+    return post_id
+
+
 async def publish_as(pool: asyncpg.Pool, owner: uuid.UUID, at: datetime | None = None) -> uuid.UUID:
     post_id = uuid.uuid4()
     async with pool.acquire() as conn:

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from helpers_feed import SseReader, publish
+from helpers_feed import SseReader, publish, published_long_ago
 from helpers_social import Account, SocialApi
 from server.app import create_app
 from server.config import Settings
@@ -19,13 +19,24 @@ from server.feed import announce, close_streams, rules
 STREAM = "/api/v1/notifications/stream"
 
 
-@pytest.fixture
-async def live(aiohttp_client: Any, settings: Settings, db_pool: asyncpg.Pool) -> SocialApi:
-    """The app with small stream limits and fast polls and heartbeats."""
-    tuned = settings.with_overrides(stream_max_per_account=2, stream_max_total=3, stream_poll_s=0.2,
+async def _app(aiohttp_client: Any, settings: Settings, db_pool: asyncpg.Pool, poll_s: float) -> SocialApi:
+    tuned = settings.with_overrides(stream_max_per_account=2, stream_max_total=3, stream_poll_s=poll_s,
                                     stream_heartbeat_s=1.0, stream_retry_ms=1500)
     client = await aiohttp_client(create_app(tuned, pool=db_pool, pipeline=False))
     return SocialApi(client=client, pool=db_pool, settings=tuned)
+
+
+@pytest.fixture
+async def live(aiohttp_client: Any, settings: Settings, db_pool: asyncpg.Pool) -> SocialApi:
+    """The app with small stream limits and fast heartbeats, and a catch-up poll too slow to
+    matter: what arrives within a test came by announcement."""
+    return await _app(aiohttp_client, settings, db_pool, poll_s=60.0)
+
+
+@pytest.fixture
+async def polling(aiohttp_client: Any, settings: Settings, db_pool: asyncpg.Pool) -> SocialApi:
+    """The same with a fast catch-up poll, for what nobody announces."""
+    return await _app(aiohttp_client, settings, db_pool, poll_s=0.2)
 
 
 async def open_stream(api: SocialApi, who: Account | None, headers: dict[str, str] | None = None,
@@ -41,7 +52,7 @@ async def open_stream(api: SocialApi, who: Account | None, headers: dict[str, st
 
 async def test_a_like_arrives_as_an_event_with_a_resumable_id(live: SocialApi) -> None:
     owner, fan = await live.account(), await live.account()
-    post = await publish(live, owner)
+    post = await published_long_ago(live.pool, owner.id)
     reader = await open_stream(live, owner)
     await live.ok("PUT", f"/api/v1/posts/{post}/like", fan)
     event = await reader.notification()
@@ -56,7 +67,7 @@ async def test_a_like_arrives_as_an_event_with_a_resumable_id(live: SocialApi) -
 async def test_last_event_id_resumes_exactly_after_the_last_event(live: SocialApi) -> None:
     owner = await live.account()
     fans = [await live.account() for _ in range(4)]
-    post = await publish(live, owner)
+    post = await published_long_ago(live.pool, owner.id)
     reader = await open_stream(live, owner)
     await live.ok("PUT", f"/api/v1/posts/{post}/like", fans[0])
     first = await reader.notification()
@@ -97,7 +108,8 @@ async def test_a_transaction_that_commits_late_is_never_skipped(live: SocialApi)
     reader.resp.close()
 
 
-async def test_a_post_publishing_reaches_its_owner_without_an_announcement(live: SocialApi) -> None:
+async def test_a_post_publishing_reaches_its_owner_without_an_announcement(polling: SocialApi) -> None:
+    live = polling
     owner = await live.account()
     reader = await open_stream(live, owner)
     post = await publish(live, owner)  # a status change by SQL, as the pipeline makes it: no NOTIFY
