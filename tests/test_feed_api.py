@@ -65,7 +65,7 @@ async def test_paging_has_no_gaps_or_repeats_while_posts_publish(
     strangers = [await social.account() for _ in range(3)]
     expected: list[uuid.UUID] = []
     for n in range(15):
-        expected.append(await publish(social, authors[n % len(authors)]))
+        expected.append(await publish(social, authors[n % len(authors)] if n % 4 else me))  # some are mine
         await publish(social, strangers[n % 3])  # noise the window must skip
     expected.reverse()
 
@@ -97,7 +97,10 @@ async def test_history_behind_a_window_of_strangers_posts_is_still_reached(
     assert await feed_ids(social, me) == [str(p) for p in reversed(theirs)]
 
 
-async def test_follow_unfollow_block_delete_and_status_take_effect_on_the_next_request(social: SocialApi) -> None:
+@pytest.mark.parametrize("path", ["window", "merge"])
+async def test_follow_unfollow_block_delete_and_status_take_effect_on_the_next_request(
+        social: SocialApi, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    monkeypatch.setattr(rules, "MERGE_ONLY_BELOW", 1 if path == "window" else 10_000)
     me, bob, carol = [await social.account() for _ in range(3)]
     b_old = await publish(social, bob, datetime.now(timezone.utc) - timedelta(days=30))
     b_new = await publish(social, bob)

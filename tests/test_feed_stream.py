@@ -52,9 +52,12 @@ async def open_stream(api: SocialApi, who: Account | None, headers: dict[str, st
 
 async def test_a_like_arrives_as_an_event_with_a_resumable_id(live: SocialApi) -> None:
     owner, fan = await live.account(), await live.account()
-    post = await published_long_ago(live.pool, owner.id)
+    post, other = await published_long_ago(live.pool, owner.id), await published_long_ago(live.pool, owner.id)
     reader = await open_stream(live, owner)
-    await live.ok("PUT", f"/api/v1/posts/{post}/like", fan)
+    await live.ok("PUT", f"/api/v1/posts/{other}/like", fan)
+    await reader.notification()  # may race the stream's first read...
+    await asyncio.sleep(0.3)
+    await live.ok("PUT", f"/api/v1/posts/{post}/like", fan)  # ...this one is announced to an idle stream
     event = await reader.notification()
     assert event.data["kind"] == "like" and event.data["post_id"] == str(post)
     assert event.data["actor"]["id"] == str(fan.id) and event.data["read"] is False
