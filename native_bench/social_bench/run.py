@@ -110,6 +110,7 @@ async def measure(cluster: Cluster, args: argparse.Namespace, progress: Any) -> 
     latencies["delivery"] = delivered
     seed = {"rows": cluster.seed_report.rows, "seconds": {k: round(v, 1) for k, v in cluster.seed_report.seconds.items()},
             "network_s": round(cluster.network_s, 1), "wall_s": round(cluster.seed_report.wall_s, 1),
+            "all_visible": cluster.seed_report.all_visible,
             "total_s": round(cluster.network_s + cluster.seed_report.wall_s, 1)}
     figures = SocialFigures(seed=seed, latencies=latencies, post_to_feed=post_to_feed, delivery_lost=lost, notes=notes)
     figures.explain = await designs.explain_feed(cluster.dsn, net, median[0])

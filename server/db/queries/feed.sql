@@ -8,7 +8,9 @@
 --                by the number of followees, whatever the age of their posts (where a plain
 --                `user_id IN (followees) ORDER BY published_at` plan collapses).
 -- Both return whole rows (feed_post_rows, 0040: counters, renditions, author; and liked_by_me),
--- in feed order: a page is one statement, two when the window falls short.
+-- in feed order: a page is one statement, two when the window falls short. liked_by_me is a scalar
+-- subquery, not EXISTS: the planner may turn an EXISTS into a hash of all the viewer's likes
+-- (thousands of rows for an active account) where 21 primary-key probes are what is needed.
 -- Visibility is post_is_public (0010_social.sql; moderation's statuses are not public); follows
 -- never cross a block (a block removes them), and blocked_ids filters anyway.
 
@@ -31,7 +33,7 @@ WITH pick AS (
       AND w.user_id NOT IN (SELECT id FROM blocked_ids($1))
     LIMIT $5
 )
-SELECT r.*, EXISTS (SELECT 1 FROM likes l WHERE l.post_id = r.id AND l.user_id = $1) AS liked_by_me
+SELECT r.*, coalesce((SELECT true FROM likes l WHERE l.post_id = r.id AND l.user_id = $1), false) AS liked_by_me
 FROM pick JOIN feed_post_rows r ON r.id = pick.id
 ORDER BY pick.published_at DESC, pick.id DESC;
 
@@ -58,6 +60,6 @@ WITH authors AS (
     ORDER BY x.published_at DESC, x.id DESC
     LIMIT $4
 )
-SELECT r.*, EXISTS (SELECT 1 FROM likes l WHERE l.post_id = r.id AND l.user_id = $1) AS liked_by_me
+SELECT r.*, coalesce((SELECT true FROM likes l WHERE l.post_id = r.id AND l.user_id = $1), false) AS liked_by_me
 FROM pick JOIN feed_post_rows r ON r.id = pick.id
 ORDER BY pick.published_at DESC, pick.id DESC;
