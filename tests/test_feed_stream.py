@@ -19,9 +19,10 @@ from server.feed import announce, close_streams, rules
 STREAM = "/api/v1/notifications/stream"
 
 
-async def _app(aiohttp_client: Any, settings: Settings, db_pool: asyncpg.Pool, poll_s: float) -> SocialApi:
+async def _app(aiohttp_client: Any, settings: Settings, db_pool: asyncpg.Pool, poll_s: float,
+               **overrides: Any) -> SocialApi:
     tuned = settings.with_overrides(stream_max_per_account=2, stream_max_total=3, stream_poll_s=poll_s,
-                                    stream_heartbeat_s=1.0, stream_retry_ms=1500)
+                                    stream_heartbeat_s=1.0, stream_retry_ms=1500, **overrides)
     client = await aiohttp_client(create_app(tuned, pool=db_pool, pipeline=False))
     return SocialApi(client=client, pool=db_pool, settings=tuned)
 
@@ -180,6 +181,33 @@ async def test_streams_are_capped_per_account_and_in_total(live: SocialApi) -> N
         raise AssertionError("the slot of a closed stream was never freed")
     for reader in held:
         reader.resp.close()
+
+
+async def test_a_stream_ends_when_an_access_token_would_have_expired(
+        aiohttp_client: Any, settings: Settings, db_pool: asyncpg.Pool) -> None:
+    short = await _app(aiohttp_client, settings, db_pool, poll_s=60.0, access_token_ttl_s=2)
+    owner = await short.account()
+    reader = await open_stream(short, owner)
+    last = await reader.next(timeout=10)
+    assert (last.retry, last.name) == (1500, None)
+    with pytest.raises(EOFError):
+        await reader.next()
+
+
+async def test_a_new_stream_resumes_from_last_event_id_in_the_url(live: SocialApi) -> None:
+    """A browser whose ticket was spent opens a new EventSource: the id can only go in the URL."""
+    owner, fan, other = await live.account(), await live.account(), await live.account()
+    post = await published_long_ago(live.pool, owner.id)
+    reader = await open_stream(live, owner)
+    await live.ok("PUT", f"/api/v1/users/{owner.id}/follow", fan)
+    first = await reader.notification()
+    reader.resp.close()
+    await live.ok("PUT", f"/api/v1/posts/{post}/like", other)
+    ticket = (await live.ok("POST", "/api/v1/notifications/stream-ticket", owner, status=201))["ticket"]
+    resumed = await open_stream(live, None, query=f"?ticket={ticket}&last_event_id={first.id}")
+    event = await resumed.notification()
+    assert (event.data["kind"], event.data["actor"]["id"]) == ("like", str(other.id))
+    resumed.resp.close()
 
 
 async def test_a_bad_last_event_id_is_refused(live: SocialApi) -> None:

@@ -30,12 +30,14 @@ from .seed import PASSWORD, username
 
 FEED_PAGE = 20
 PAGES = 10
+SOCIAL_GAP_S = 0.2  # between a social client's rounds, as in bench pipeline --social
 
 
 @dataclass
 class Samples:
     by_name: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    requests: int = 0  # every request sent, timed or not
 
     def add(self, name: str, seconds: float) -> None:
         self.by_name.setdefault(name, []).append(seconds)
@@ -59,7 +61,7 @@ async def _timed(session: aiohttp.ClientSession, method: str, url: str, token: s
 
 
 async def _feed_client(session: aiohttp.ClientSession, bases: Sequence[str], kind: str, tokens: Sequence[str],
-                       deadline: float, samples: Samples) -> None:
+                       deadline: float, think: float, samples: Samples) -> None:
     turn = itertools.count()
     while time.monotonic() < deadline:
         token = random.choice(tokens)
@@ -68,12 +70,14 @@ async def _feed_client(session: aiohttp.ClientSession, bases: Sequence[str], kin
             base = bases[next(turn) % len(bases)]
             url = f"{base}/api/v1/feed?limit={FEED_PAGE}" + (f"&cursor={cursor}" if cursor else "")
             elapsed, body = await _timed(session, "GET", url, token, 200)
+            samples.requests += 1
             if page in (1, PAGES):
                 samples.add(f"{kind} page {page}", elapsed)
             cursor = body["next_cursor"]
             if cursor is None:
                 samples.errors.append(f"{kind}: the feed ended after {page} pages")
                 break
+            await asyncio.sleep(think)  # a person scrolls; a closed loop would only measure a queue
 
 
 async def _social_client(session: aiohttp.ClientSession, bases: Sequence[str], token: str, posts: Sequence[uuid.UUID],
@@ -87,18 +91,20 @@ async def _social_client(session: aiohttp.ClientSession, bases: Sequence[str], t
             base = bases[next(turn) % len(bases)]
             elapsed, _ = await _timed(session, method, f"{base}/api/v1/posts/{post}{tail}", token, expect, body)
             samples.add(name, elapsed)
-        await asyncio.sleep(0.02)
+            samples.requests += 1
+        await asyncio.sleep(SOCIAL_GAP_S)
 
 
 async def feeds(bases: Sequence[str], median_tokens: Sequence[str], heavy_tokens: Sequence[str],
                 social_tokens: Sequence[str], posts: Sequence[uuid.UUID], clients: int, social_clients: int,
-                seconds: float) -> Samples:
+                seconds: float, think: float) -> Samples:
     samples = Samples()
     deadline = time.monotonic() + seconds
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         tasks = [_feed_client(session, bases, "median" if i % 2 == 0 else "heavy",
-                              median_tokens if i % 2 == 0 else heavy_tokens, deadline, samples) for i in range(clients)]
+                              median_tokens if i % 2 == 0 else heavy_tokens, deadline, think, samples)
+                 for i in range(clients)]
         tasks += [_social_client(session, bases, social_tokens[i % len(social_tokens)], posts, deadline, samples)
                   for i in range(social_clients)]
         await asyncio.gather(*tasks)

@@ -30,6 +30,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=20.0, help="length of the feed phase (default 20)")
     p.add_argument("--clients", type=int, default=4, help="concurrent feed readers (default 4)")
     p.add_argument("--social-clients", type=int, default=2, help="concurrent likers/commenters (default 2)")
+    p.add_argument("--think", type=float, default=0.05,
+                   help="seconds a feed reader pauses between pages (default 0.05; 0 saturates the machine)")
     p.add_argument("--page-size", type=int, default=20, help="feed page size (default 20)")
     p.add_argument("--publications", type=int, default=20, help="celebrity posts timed into feeds (default 20)")
     p.add_argument("--deliveries", type=int, default=200, help="likes timed to the other instance's stream (default 200)")
@@ -90,8 +92,12 @@ async def measure(cluster: Cluster, args: argparse.Namespace, progress: Any) -> 
              f"(1 / 5 / 15 min, {os.cpu_count()} cores): other work on the machine shows in every latency"]
     progress(f"bench social: {args.clients} feed readers and {args.social_clients} likers for {args.seconds:.0f} s")
     samples = await load.feeds((a, b), median_tokens, heavy_tokens, social_tokens,
-                               await _recent_posts(cluster.dsn, 200), args.clients, args.social_clients, args.seconds)
+                               await _recent_posts(cluster.dsn, 200), args.clients, args.social_clients, args.seconds,
+                               args.think)
     latencies = dict(samples.by_name)
+    notes.append(f"feed phase: {samples.requests / args.seconds:,.0f} requests/s over both instances "
+                 f"({args.clients} readers pausing {args.think:g} s between pages, {args.social_clients} likers "
+                 f"pausing {load.SOCIAL_GAP_S:g} s between rounds)")
     notes += sorted(set(samples.errors))
 
     progress(f"bench social: {args.publications} publications by the most-followed account")

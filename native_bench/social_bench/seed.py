@@ -192,6 +192,11 @@ async def seed(dsn: str, net: Network, password_hash: str,
         await first.execute("ANALYZE likes, post_images")
         await first.execute("VACUUM (ANALYZE) posts, follows, users, user_stats, post_metadata")
         report.all_visible = await _all_visible(first)
+        for _ in range(3):  # an autovacuum or analyze of the fresh tables can keep pages pinned
+            if min(report.all_visible.values(), default=1.0) >= 0.99:
+                break
+            await first.execute("VACUUM posts, follows")
+            report.all_visible = await _all_visible(first)
         done()
     finally:
         await first.close()

@@ -63,7 +63,9 @@ async def _stream_user(request: web.Request) -> uuid.UUID:
 
 
 async def get_stream(request: web.Request) -> web.StreamResponse:
-    resume = rules.last_event_id(request.headers.get("Last-Event-ID"))
+    # EventSource sends the header when it reconnects by itself; a browser app that opens a new
+    # one (its ticket was spent) can only put the id in the URL.
+    resume = rules.last_event_id(request.headers.get("Last-Event-ID") or request.query.get("last_event_id"))
     user_id = await _stream_user(request)
     return await stream.run(request, request.app[appkeys.DB], user_id, resume)
 

@@ -288,8 +288,10 @@ async def _deliver(conn: asyncpg.Connection, resp: web.StreamResponse, user_id: 
 
 
 async def run(request: web.Request, pool: asyncpg.Pool, user_id: uuid.UUID, resume: Position | None) -> web.StreamResponse:
-    """Hold one stream open until the client leaves or the instance drains. It reads the database
-    only when woken (an announcement, the poll) or while a row settles, never on a timer."""
+    """Hold one stream open until the client leaves, the instance drains, or an access token's
+    lifetime has passed (a stream must not outlive a logout or a deleted account for long: the
+    client reconnects with a fresh credential and its Last-Event-ID). It reads the database only
+    when woken (an announcement, the poll) or while a row settles, never on a timer."""
     hub = request.app[HUB]
     settings = request.app[appkeys.SETTINGS]
     sub = hub.open(user_id)
@@ -306,7 +308,8 @@ async def run(request: web.Request, pool: asyncpg.Pool, user_id: uuid.UUID, resu
         last_write = time.monotonic()
         settle = _SETTLE_FIRST_S
         read, settling = True, False
-        while not sub.closing:
+        ends = time.monotonic() + settings.access_token_ttl_s
+        while not sub.closing and time.monotonic() < ends:
             if read:
                 sub.wake.clear()
                 async with pool.acquire() as conn:
