@@ -18,6 +18,7 @@ TARGETS_MS = {
     "like": 20.0, "unlike": 20.0, "comment": 20.0,
 }
 QUANTILES = (50, 99)
+BASELINE = "baseline GET /healthz"  # no target: what any request costs on this machine right now
 
 
 @dataclass
@@ -68,6 +69,9 @@ def render(f: SocialFigures) -> str:
         summary = f.summary(check["what"])
         rows.append((check["what"], summary["n"], summary["p50"], summary["p99"], check["target_p99_ms"],
                      "yes" if check["met"] else "NO"))
+    base = f.summary(BASELINE)
+    if base["n"]:
+        rows.append((BASELINE, base["n"], base["p50"], base["p99"], math.nan, "-"))
     parts.append("Through HTTP (ms)\n" + table(("measurement", "n", "p50", "p99", "target p99", "met"), rows))
     p = f.post_to_feed
     if p:

@@ -95,6 +95,18 @@ async def _social_client(session: aiohttp.ClientSession, bases: Sequence[str], t
         await asyncio.sleep(SOCIAL_GAP_S)
 
 
+async def _baseline_client(session: aiohttp.ClientSession, bases: Sequence[str], deadline: float, think: float,
+                           samples: Samples) -> None:
+    """The cheapest request there is, in the same conditions: what the machine itself costs."""
+    turn = itertools.count()
+    while time.monotonic() < deadline:
+        start = time.perf_counter()
+        async with session.get(f"{bases[next(turn) % len(bases)]}/healthz") as resp:
+            await resp.read()
+        samples.add("baseline GET /healthz", time.perf_counter() - start)
+        await asyncio.sleep(think)
+
+
 async def feeds(bases: Sequence[str], median_tokens: Sequence[str], heavy_tokens: Sequence[str],
                 social_tokens: Sequence[str], posts: Sequence[uuid.UUID], clients: int, social_clients: int,
                 seconds: float, think: float) -> Samples:
@@ -107,6 +119,7 @@ async def feeds(bases: Sequence[str], median_tokens: Sequence[str], heavy_tokens
                  for i in range(clients)]
         tasks += [_social_client(session, bases, social_tokens[i % len(social_tokens)], posts, deadline, samples)
                   for i in range(social_clients)]
+        tasks.append(_baseline_client(session, bases, deadline, max(think, 0.05), samples))
         await asyncio.gather(*tasks)
     return samples
 
