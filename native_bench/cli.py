@@ -62,6 +62,7 @@ examples:
   imagepipe bench tune                     # ends with settings to paste into the config file
   imagepipe bench queue --jobs 20000       # the job queue alone: jobs/s and an exactly-once check
   imagepipe bench posts                    # what a page of a profile's posts costs PostgreSQL
+  imagepipe bench social --designs         # feeds and notification streams on a million posts
 
 A progress bar goes to stderr, the table to stdout; 'imagepipe bench MODE --help' for each mode."""
 

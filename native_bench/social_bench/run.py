@@ -20,8 +20,18 @@ from .figures import SocialFigures
 from .network import Network, NetworkParams
 
 
+HELP = """\
+Seed a social network with COPY in a temporary embedded PostgreSQL (10,000 accounts, a million
+posts, power-law follows, five million likes), start two instances on it and measure through HTTP:
+home feed pages for median and 2,000-followee accounts, a post by the most-followed account
+reaching followers' feeds, a like on one instance reaching a notification stream on the other, and
+like/comment round trips, against issue 11's targets. --designs adds the SQL comparison of feed
+designs (fan-out on read, on write, hybrid)."""
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("social", help="feeds, notifications and their stream on a seeded network, through HTTP")
+    p = sub.add_parser("social", help="feeds, notifications and their stream on a seeded network, through HTTP",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--accounts", type=int, default=10_000, help="accounts to seed (default 10000)")
     p.add_argument("--posts", type=int, default=1_000_000, help="published posts (default 1000000)")
     p.add_argument("--likes", type=int, default=5_000_000, help="likes (default 5000000)")
