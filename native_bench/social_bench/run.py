@@ -20,6 +20,8 @@ from .figures import SocialFigures
 from .network import Network, NetworkParams
 
 
+WARM_UP_S = 3.0
+
 HELP = """\
 Seed a social network with COPY in a temporary embedded PostgreSQL (10,000 accounts, a million
 posts, power-law follows, five million likes), start two instances on it and measure through HTTP:
@@ -100,10 +102,13 @@ async def measure(cluster: Cluster, args: argparse.Namespace, progress: Any) -> 
 
     notes = [f"load average when the measurements began: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} "
              f"(1 / 5 / 15 min, {os.cpu_count()} cores): other work on the machine shows in every latency"]
+    posts = await _recent_posts(cluster.dsn, 200)
+    # Untimed first: each instance's pool opens its connections and prepares its statements.
+    await load.feeds((a, b), median_tokens, heavy_tokens, social_tokens, posts, args.clients, args.social_clients,
+                     WARM_UP_S, args.think)
     progress(f"bench social: {args.clients} feed readers and {args.social_clients} likers for {args.seconds:.0f} s")
-    samples = await load.feeds((a, b), median_tokens, heavy_tokens, social_tokens,
-                               await _recent_posts(cluster.dsn, 200), args.clients, args.social_clients, args.seconds,
-                               args.think)
+    samples = await load.feeds((a, b), median_tokens, heavy_tokens, social_tokens, posts, args.clients,
+                               args.social_clients, args.seconds, args.think)
     latencies = dict(samples.by_name)
     notes.append(f"feed phase: {samples.requests / args.seconds:,.0f} requests/s over both instances "
                  f"({args.clients} readers pausing {args.think:g} s between pages, {args.social_clients} likers "
