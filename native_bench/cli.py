@@ -20,6 +20,7 @@ from .pipeline import run_pipeline
 from .progress import say
 from .report import document, render, write_json
 from .samples import resolve_images
+from .social_bench import add_parser as add_social_parser
 from .stats import CodecFigures, PipelineFigures, best_pipeline, recommend, target_checks
 
 EXIT_ERROR = 1
@@ -61,6 +62,7 @@ examples:
   imagepipe bench tune                     # ends with settings to paste into the config file
   imagepipe bench queue --jobs 20000       # the job queue alone: jobs/s and an exactly-once check
   imagepipe bench posts                    # what a page of a profile's posts costs PostgreSQL
+  imagepipe bench social --designs         # feeds and notification streams on a million posts
 
 A progress bar goes to stderr, the table to stdout; 'imagepipe bench MODE --help' for each mode."""
 
@@ -176,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     posts.add_argument("--quiet", action="store_true", help="no progress on stderr")
     posts.add_argument("--data-dir", help="parent of the temporary folder of the embedded PostgreSQL")
     posts.add_argument("--config", help="unused by this mode; accepted like the others")
+
+    add_social_parser(sub)  # bench social: a module of its own
 
     tune = sub.add_parser("tune", help="codec at 1..cores workers, pipeline at the best few: recommended settings",
                           description=TUNE_HELP, formatter_class=_RAW)
@@ -329,6 +333,10 @@ def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = 
         return _queue(args)
     if args.mode == "posts":
         return _posts(args)
+    if args.mode == "social":
+        from .social_bench import main as social_main
+
+        return social_main(args)
     try:
         images, source = resolve_images(args.images)
         ctx = Context(args, images, source, settings)

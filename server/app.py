@@ -24,6 +24,7 @@ from .metrics import Metrics
 from . import auth, mail
 from . import posts
 from . import social
+from . import feed
 from .storage import media_routes, store_ctx
 from .readiness import Readiness
 from .secrets_store import load_or_create_jwt_key
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     app.cleanup_ctx.append(mail.mail_ctx)
     app.cleanup_ctx.append(auth.auth_ctx)
     app.cleanup_ctx.append(store_ctx)  # after the database, before the pipeline
+    app.cleanup_ctx.append(feed.feed_ctx)  # notification streams: LISTEN, announcements, catch-up poll
     if pipeline:
         from .pipeline_ctx import pipeline_ctx, stop_claiming
 
@@ -102,6 +104,7 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
         app.on_shutdown.append(stop_claiming)
     app.cleanup_ctx.append(_readiness_ctx)
     app.on_shutdown.append(_on_shutdown)
+    app.on_shutdown.append(feed.close_streams)  # streams end with a retry: hint as the drain starts
 
     hardening.install(app)  # Server header without versions
     health.add_routes(app)
@@ -112,4 +115,5 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     auth.add_routes(app)
     posts.add_routes(app)
     social.add_routes(app)
+    feed.add_routes(app)
     return app
