@@ -1,4 +1,4 @@
-"""Operator commands that need the database but not the server: migrate, jobs."""
+"""Operator commands that need the database but not the server: migrate, jobs, moderation, users."""
 
 from __future__ import annotations
 
@@ -52,3 +52,17 @@ async def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
 
     async with database(settings) as pool:
         return await jobs_command(pool, args)
+
+
+async def run_moderation(settings: Settings, args: argparse.Namespace) -> int:
+    from .moderation.cli import moderation_command
+
+    async with database(settings) as pool:
+        return await moderation_command(settings, pool, args)
+
+
+async def run_users(settings: Settings, args: argparse.Namespace) -> int:
+    from .moderation.cli import users_command
+
+    async with database(settings) as pool:
+        return await users_command(pool, args)

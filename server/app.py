@@ -21,7 +21,7 @@ from .db.embedded import start_embedded_async
 from .http import error_middleware, request_id_middleware
 from .http import health, metrics
 from . import auth, mail
-from . import posts
+from . import moderation, posts
 from .storage import media_routes, store_ctx
 from .readiness import Readiness
 from .secrets_store import load_or_create_jwt_key
@@ -104,4 +104,5 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
         media_routes.add_routes(app)
     auth.add_routes(app)
     posts.add_routes(app)
+    moderation.add_routes(app)
     return app

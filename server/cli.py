@@ -1,4 +1,4 @@
-"""The command line: ``imagepipe serve|migrate|bench|jobs|version`` (same as ``python -m server``).
+"""The command line: ``imagepipe serve|migrate|bench|jobs|moderation|users|version`` (same as ``python -m server``).
 
 Commands import what they need lazily so ``version`` and ``--help`` stay instant.
 """
@@ -46,8 +46,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(bench)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="codec | pipeline | tune, and their options")
 
+    _add_moderation(sub)
+
     sub.add_parser("version", help="print versions of imagepipe and what it embeds")
     return parser
+
+
+def _add_moderation(sub: argparse._SubParsersAction) -> None:
+    """``moderation list|approve|remove|audit`` and ``users grant-admin|revoke-admin`` (server/moderation)."""
+    moderation = sub.add_parser("moderation", help="the review queue: list, approve, remove, audit")
+    _add_common(moderation)
+    mod_sub = moderation.add_subparsers(dest="moderation_command", required=True)
+    mod_sub.add_parser("list", help="posts waiting for review, oldest first").add_argument("--limit", type=int, default=50)
+    mod_sub.add_parser("approve", help="publish a post in review").add_argument("post_id")
+    remove = mod_sub.add_parser("remove", help="remove a post for everyone but its owner")
+    remove.add_argument("post_id")
+    remove.add_argument("--reason", required=True, help="shown to the owner")
+    audit = mod_sub.add_parser("audit", help="recorded decisions, newest first")
+    audit.add_argument("--post", dest="post_id", help="only this post's, oldest first")
+    audit.add_argument("--limit", type=int, default=50)
+    users = sub.add_parser("users", help="account roles")
+    _add_common(users)
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    users_sub.add_parser("grant-admin", help="make an account an admin").add_argument("login", help="username or email")
+    users_sub.add_parser("revoke-admin", help="take the admin role away").add_argument("login", help="username or email")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -83,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": _serve,
         "migrate": _migrate,
         "jobs": _jobs,
+        "moderation": _moderation,
+        "users": _users,
     }
     return handlers[args.command](settings, args)
 
@@ -103,6 +127,18 @@ def _jobs(settings: Settings, args: argparse.Namespace) -> int:
     from .admin import run_jobs
 
     return asyncio.run(run_jobs(settings, args))
+
+
+def _moderation(settings: Settings, args: argparse.Namespace) -> int:
+    from .admin import run_moderation
+
+    return asyncio.run(run_moderation(settings, args))
+
+
+def _users(settings: Settings, args: argparse.Namespace) -> int:
+    from .admin import run_users
+
+    return asyncio.run(run_users(settings, args))
 
 
 __all__ = ["main", "build_parser"]

@@ -66,6 +66,7 @@ def transcode_options(settings: Settings):  # type: ignore[no-untyped-def]
 def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConfig:  # type: ignore[no-untyped-def]
     from actors.transcode import transcode, worker_init
 
+    from . import moderation
     from .posts import expire_upload_sessions, purge_deleted_posts
     from .storage import ObjectNotFound, StoreUnavailable
 
@@ -90,7 +91,7 @@ def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConf
         worker_init=worker_init,
         not_found_errors=(ObjectNotFound,),
         store_errors=(StoreUnavailable,),
-        housekeeping=(expire_uploads, purge_deleted),
+        housekeeping=(expire_uploads, purge_deleted, *moderation.chores(pool, store)),
         owner=owner,
     )
 

@@ -18,7 +18,7 @@ import asyncpg
 
 from ..db import q
 from ..storage import ObjectStore
-from ..storage.keys import post_variant_prefix
+from ..storage.keys import held_variant_prefix, post_variant_prefix
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ async def purge_deleted_posts(
     async def purge(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
         await store.delete(row["source_key"])
         await store.delete_prefix(post_variant_prefix(row["id"]))
+        await store.delete_prefix(held_variant_prefix(row["id"]))  # a post deleted while in review
         await conn.execute(q("mark_post_purged"), row["id"])
 
     total = await _sweep(pool, "lock_posts_to_purge", (post_id,), batch, purge)

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from .. import appkeys
+from .. import appkeys, moderation
 from ..auth import current_user_id
 from ..db import q
 from ..http import ApiError
@@ -26,7 +26,7 @@ from .validation import parse_limit, parse_uuid
 
 log = logging.getLogger(__name__)
 
-ALL_STATUSES = ["pending_upload", "processing", "published", "failed"]
+ALL_STATUSES = ["pending_upload", "processing", "published", "failed", "in_review", "removed"]
 PUBLIC_STATUSES = ["published"]
 
 # Purges started by DELETE; kept referenced so they are not collected, awaited at shutdown.
@@ -40,7 +40,7 @@ async def _serialize(
     if posts:
         for image in await conn.fetch(q("post_images_for"), [p["id"] for p in posts]):
             images.setdefault(image["post_id"], []).append(image)
-    url_for = app[appkeys.STORE].public_url
+    url_for = moderation.url_for(app)  # renditions held for review go through a private route
     return [post_json(p, images.get(p["id"], []), url_for) for p in posts]
 
 
@@ -50,7 +50,9 @@ async def get_post(request: web.Request) -> web.Response:
         post = await conn.fetchrow(q("get_post"), post_id)
         if post is None:
             raise ApiError(404, "post_not_found", "no such post")
+        viewer = await moderation.require_visible(request, conn, post)
         (body,) = await _serialize(conn, request.app, [post])
+        await moderation.annotate(conn, [body], viewer)
     return web.json_response(body)
 
 
@@ -66,7 +68,8 @@ async def list_user_posts(request: web.Request) -> web.Response:
     limit = parse_limit(request.query.get("limit"))
     raw_cursor = request.query.get("cursor")
     after_at, after_id = decode_cursor(raw_cursor) if raw_cursor else (None, None)
-    statuses = ALL_STATUSES if await _viewer(request) == user_id else PUBLIC_STATUSES
+    viewer_id = await _viewer(request)
+    statuses = ALL_STATUSES if viewer_id == user_id else PUBLIC_STATUSES
     async with request.app[appkeys.DB].acquire() as conn:
         # One row more than asked tells whether another page exists without a count.
         rows = await conn.fetch(q("list_user_posts"), user_id, statuses, after_at, after_id, limit + 1)
@@ -74,6 +77,8 @@ async def list_user_posts(request: web.Request) -> web.Response:
             raise ApiError(404, "user_not_found", "no such user")
         page = rows[:limit]
         items = await _serialize(conn, request.app, page)
+        if viewer_id == user_id:
+            await moderation.annotate(conn, items, moderation.Viewer(viewer_id, False))
     next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
     return web.json_response({"items": items, "next_cursor": next_cursor})
 
