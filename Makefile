@@ -2,7 +2,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+DEPS := $(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+# One stamp per set of extras: `make run` installs what serving needs and nothing else; the tests
+# need the test extra and, to build the executable they check, the dist extra.
+STAMP_RUN := $(VENV)/.installed-run-$(DEPS)
+STAMP_TEST := $(VENV)/.installed-test-$(DEPS)
+STAMP_DIST := $(VENV)/.installed-dist-$(DEPS)
 
 .PHONY: run test test-fast dist clean
 
@@ -10,24 +15,35 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 
-$(STAMP): $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install -e '.[test,dist]'
-	touch $(STAMP)
+# setuptools prints a notice about editable installs as a warning; it is not one for this tree.
+PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install
 
-run: $(STAMP)
+$(STAMP_RUN): $(BIN)/python setup.cfg pyproject.toml
+	$(PIP_INSTALL) -e .
+	touch $@
+
+$(STAMP_TEST): $(BIN)/python setup.cfg pyproject.toml
+	$(PIP_INSTALL) -e '.[test,dist]'
+	touch $@
+
+$(STAMP_DIST): $(BIN)/python setup.cfg pyproject.toml
+	$(PIP_INSTALL) -e '.[dist]'
+	touch $@
+
+run: $(STAMP_RUN)
 	$(BIN)/imagepipe serve
 
-test: $(STAMP)
+test: $(STAMP_TEST)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Local loop: skips the slow build-the-executable test.
-test-fast: $(STAMP)
+test-fast: $(STAMP_TEST)
 	$(BIN)/python -m pytest --skip-slow $(PYTEST_ARGS)
 
 # One file, dist/imagepipe; the self-test fails the target if the frozen pool or libvips is broken.
 # The lock (shared with tests/test_executable.py) keeps two builds apart; PyInstaller writes its
 # output in place, so it builds beside dist/ and the result is renamed in (a running copy is untouched).
-dist: $(STAMP)
+dist: $(STAMP_DIST)
 	mkdir -p build dist
 	flock build/.imagepipe-build.lock sh -c '$(BIN)/pyinstaller --noconfirm --clean --distpath build/staging build.spec && mv -f build/staging/imagepipe dist/imagepipe'
 	./dist/imagepipe version

@@ -51,11 +51,38 @@ def _positive(text: str) -> int:
     return value
 
 
+_RAW = argparse.RawDescriptionHelpFormatter
+
+BENCH_EPILOG = """\
+examples:
+  imagepipe bench codec --workers 1,2 --backend vips,naive,pillow --json codec.json
+  imagepipe bench pipeline                 # starts its own server on a temporary data dir
+  imagepipe bench pipeline --url http://127.0.0.1:8080 --data-dir var
+  imagepipe bench tune                     # ends with settings to paste into the config file
+
+A progress bar goes to stderr, the table to stdout; 'imagepipe bench MODE --help' for each mode."""
+
+CODEC_HELP = """\
+Transcode every image with the real transcode in a spawned process pool, once per worker count
+and backend: images/s, CPU ms per image (measured inside the workers) and peak RSS per worker.
+'naive' (one libvips thumbnail call per variant) and 'pillow' are yardsticks for the targets."""
+
+PIPELINE_HELP = """\
+Drive uploads end to end through the real HTTP API: N clients register, verify through the outbox,
+log in, then upload -> complete -> poll until published, one upload at a time each. Reports
+uploads/s, complete-to-published latency, API latency while the pool is saturated, peak queue
+depth and where the CPU went. Starts its own server on a temporary data dir unless --url is given."""
+
+TUNE_HELP = """\
+Run the codec at 1..cores workers and the pipeline at the best few, then print workers,
+mailbox_size, vips_concurrency and backlog_high_water lines that paste into the config file."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imagepipe bench", description=(
-        "Measure transcoding and pipeline throughput on this machine and recommend settings. "
+    parser = argparse.ArgumentParser(prog="imagepipe bench", formatter_class=_RAW, epilog=BENCH_EPILOG, description=(
+        "Measure transcoding and pipeline throughput on this machine and recommend settings.\n"
         "It measures; it never fails a run for being slow."))
-    sub = parser.add_subparsers(dest="mode", required=True)
+    sub = parser.add_subparsers(dest="mode", metavar="MODE", title="modes", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--images", help="folder of images (default: ../shared/corpus if present, "
@@ -77,21 +104,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--token", help="with --url: a verified user's access token, "
                                        "when the target's outbox is not readable here")
 
-    codec = sub.add_parser("codec", help="transcode throughput per worker count and backend")
+    codec = sub.add_parser("codec", help="transcode throughput per worker count and backend",
+                           description=CODEC_HELP, formatter_class=_RAW)
     common(codec)
     codec.add_argument("--workers", type=_int_list, default=None,
                        help="worker counts, e.g. 1,2,4 (default 1 and all cores)")
     codec.add_argument("--backend", type=_backends, default=["vips"],
                        help=f"comma-separated: {', '.join(BACKENDS)} (default vips)")
 
-    pipe = sub.add_parser("pipeline", help="end-to-end uploads through the real HTTP API")
+    pipe = sub.add_parser("pipeline", help="end-to-end uploads through the real HTTP API",
+                          description=PIPELINE_HELP, formatter_class=_RAW)
     common(pipe)
     pipe.add_argument("--workers", type=_positive, default=None,
                       help="pool workers of the server (default all cores; with --url, the target's count)")
     pipeline_args(pipe)
     pipe.add_argument("--no-codec", action="store_true", help="skip the codec run used for the pipeline/codec ratio")
 
-    tune = sub.add_parser("tune", help="codec at 1..cores workers, pipeline at the best few: recommended settings")
+    tune = sub.add_parser("tune", help="codec at 1..cores workers, pipeline at the best few: recommended settings",
+                          description=TUNE_HELP, formatter_class=_RAW)
     common(tune)
     tune.add_argument("--max-workers", type=_positive, default=None,
                       help="highest worker count to try (default all cores)")
@@ -174,6 +204,9 @@ def run_mode(ctx: Context) -> tuple[list[CodecFigures], list[PipelineFigures], b
 
 def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = None) -> int:
     parser = build_parser()
+    if not argv:  # a bare 'imagepipe bench' deserves the list of modes, not a terse usage error
+        parser.print_help()
+        return EXIT_USAGE
     args = parser.parse_args(list(argv))
     args.data_dir = args.data_dir or data_dir
     args.config = args.config or config

@@ -19,7 +19,8 @@ from .config import Settings
 from .db import create_pool, migrate
 from .db.embedded import start_embedded_async
 from .http import error_middleware, request_id_middleware
-from .http import health, metrics
+from .http import cors, health, metrics
+from .metrics import Metrics
 from . import auth, mail
 from . import moderation, posts
 from .storage import media_routes, store_ctx
@@ -77,14 +78,18 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     """Build the app. ``pool`` skips the embedded/external database start (tests); ``pipeline=False``
     leaves jobs queued for someone else (API-only tests and instances)."""
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware],
+        middlewares=[request_id_middleware, cors.cors_middleware, error_middleware],
         client_max_size=CLIENT_MAX_SIZE,
     )
     app[appkeys.SETTINGS] = settings
     app[appkeys.READINESS] = Readiness()
     app[appkeys.JWT_KEY] = load_or_create_jwt_key(settings)
+    app[appkeys.METRICS] = Metrics()
+    cors.setup(app)
 
     app.cleanup_ctx.append(_database_ctx(pool))
+    if settings.metrics_port:  # its own listener, up from the database's start to its stop
+        app.cleanup_ctx.append(metrics.metrics_listener_ctx)
     # -- feature contexts (mail, storage, pipeline) are appended here, in start order --
     app.cleanup_ctx.append(mail.mail_ctx)
     app.cleanup_ctx.append(auth.auth_ctx)

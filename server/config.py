@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -95,6 +96,7 @@ class Settings:
     poll_interval_s: float = 2.0
     backlog_high_water: int = 500
     drain_timeout_s: float = 30.0
+    job_retention_days: float = 7.0  # succeeded jobs are deleted after this (their posts stay)
     mailbox_size: int = 0  # 0: twice the worker count
     max_image_pixels: int = 100_000_000
     max_animation_frames: int = 1000
@@ -112,6 +114,13 @@ class Settings:
     moderation_timeout_s: float = 10.0  # a classifier slower than this holds the post for review
     report_hide_threshold: int = 3  # distinct accounts reporting a published post hide it for review
     reports_per_hour: int = 30  # reports one account may file in an hour
+
+    # Operations: logs, metrics, browsers on other origins
+    log_format: str = "text"  # text | json (one object per line, for log shippers)
+    metrics_port: int = 0  # 0: /metrics on the API port; else only there, on metrics_host
+    metrics_host: str = ""  # default: host
+    metrics_token: str = _secret("")  # set: /metrics answers only "Authorization: Bearer <token>"
+    cors_origins: tuple[str, ...] = ()  # web app origins allowed to call the API; "*" for any
 
     # Where this came from, for messages; not a setting.
     config_file: Path | None = None
@@ -152,6 +161,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "log_level": ("debug", "info", "warning", "error"),
     "jwt_algorithm": ("HS256", "HS384", "HS512"),
     "worker_start_method": ("spawn", "forkserver"),
+    "log_format": ("text", "json"),
 }
 _ALLOWED_FORMATS = ("jpeg", "webp", "avif")
 # The HTTP contract names exactly these variants, so a config may tune them but not add or drop one.
@@ -185,7 +195,7 @@ def parse_variants(text: str) -> tuple[tuple[str, int, int, int], ...]:
 _POSITIVE = {
     "db_pool_min", "db_pool_max", "access_token_ttl_s", "refresh_token_ttl_s", "verify_token_ttl_s",
     "max_upload_bytes", "upload_session_ttl_s", "max_open_uploads_per_user", "workers", "worker_recycle_after", "vips_concurrency",
-    "job_timeout_s", "job_max_attempts", "job_lease_s", "poll_interval_s", "backlog_high_water",
+    "job_timeout_s", "job_max_attempts", "job_lease_s", "poll_interval_s", "backlog_high_water", "job_retention_days",
     "max_image_pixels", "max_animation_frames", "min_image_side", "rate_limit_ip_per_min",
     "rate_limit_account_per_min", "s3_max_attempts", "s3_connect_timeout_s", "s3_read_timeout_s",
     "moderation_timeout_s", "report_hide_threshold", "reports_per_hour",
@@ -312,6 +322,7 @@ def validate(settings: Settings) -> list[str]:
         value = getattr(settings, url_field)
         if value and not value.startswith(("http://", "https://")):
             problems.append(f"{url_field}: {value!r} must start with http:// or https://")
+    problems.extend(_validate_operations(settings))
     try:
         parse_variants(settings.variants)
     except ValueError as exc:
@@ -343,4 +354,27 @@ def _moderation_problems(settings: Settings) -> list[str]:
     if settings.moderation_timeout_s >= settings.job_timeout_s:
         problems.append("moderation_timeout_s: must be less than job_timeout_s (a slow classifier "
                         "would otherwise get its whole worker pool killed)")
+    return problems
+
+
+# scheme://host[:port], what a browser sends in Origin: no path, no trailing slash.
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$")
+METRICS_TOKEN_MIN = 16
+
+
+def _validate_operations(settings: Settings) -> list[str]:
+    """Metrics listener, metrics token and CORS origins."""
+    problems: list[str] = []
+    if settings.metrics_port and not 1 <= settings.metrics_port <= 65535:
+        problems.append(f"metrics_port: {settings.metrics_port} is not a TCP port (1-65535, or 0 for the API port)")
+    elif settings.metrics_port == settings.port and (settings.metrics_host or settings.host) == settings.host:
+        problems.append(f"metrics_port: {settings.metrics_port} is the API port; use another or 0")
+    if settings.metrics_token and len(settings.metrics_token) < METRICS_TOKEN_MIN:
+        problems.append(f"metrics_token: must be at least {METRICS_TOKEN_MIN} characters (value hidden)")
+    for origin in settings.cors_origins:
+        if origin != "*" and not _ORIGIN.match(origin):
+            problems.append(
+                f"cors_origins: {origin!r} is not an origin like https://app.example.com "
+                "(scheme, host and optional port; no path) or *"
+            )
     return problems

@@ -20,8 +20,12 @@ from aiohttp import web
 from actors.pipeline import Pipeline, PipelineConfig
 from . import appkeys
 from .config import Settings
+from .jobs import JobListener, JobQueue
 
 log = logging.getLogger(__name__)
+
+# ``serve``'s exit code when the pipeline gave up after repeated failures (systemd restarts it).
+EXIT_PIPELINE_FAILED = 3
 
 
 def instance_prefix(data_dir: Path) -> str:
@@ -63,18 +67,36 @@ def transcode_options(settings: Settings):  # type: ignore[no-untyped-def]
     )
 
 
-def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConfig:  # type: ignore[no-untyped-def]
+def store_io_timeout_s(settings: Settings) -> float:
+    """The longest one object-store call can take before it fails on its own: every attempt
+    timing out on connect and on read (the local store answers far sooner)."""
+    return settings.s3_max_attempts * (settings.s3_connect_timeout_s + settings.s3_read_timeout_s)
+
+
+def pipeline_config(settings: Settings, pool, store, owner: str, metrics=None) -> PipelineConfig:  # type: ignore[no-untyped-def]
     from actors.transcode import transcode, worker_init
 
     from . import moderation
+    from .jobs.housekeeping import prune_succeeded_jobs, sweep_unpublished_writes
     from .posts import expire_upload_sessions, purge_deleted_posts
     from .storage import ObjectNotFound, StoreUnavailable
+
+    queue = JobQueue(pool)
+    io_timeout_s = store_io_timeout_s(settings)
 
     async def expire_uploads() -> None:
         await expire_upload_sessions(pool, store)
 
     async def purge_deleted() -> None:
         await purge_deleted_posts(pool, store)
+
+    async def sweep_superseded() -> None:
+        # A fenced claim removes its own objects as soon as its commit is refused; waiting a lease
+        # and a store timeout first leaves it the time to, and to finish a put it had started.
+        await sweep_unpublished_writes(queue, store, settings.job_lease_s + io_timeout_s)
+
+    async def prune_jobs() -> None:
+        await prune_succeeded_jobs(queue, settings.job_retention_days)
 
     return PipelineConfig(
         workers=settings.workers,
@@ -85,14 +107,18 @@ def pipeline_config(settings: Settings, pool, store, owner: str) -> PipelineConf
         lease_s=settings.job_lease_s,
         poll_interval_s=settings.poll_interval_s,
         drain_timeout_s=settings.drain_timeout_s,
+        io_timeout_s=io_timeout_s,
         mailbox_size=settings.mailbox_size,
         transcode=transcode,
         transcode_options=transcode_options(settings),
         worker_init=worker_init,
         not_found_errors=(ObjectNotFound,),
         store_errors=(StoreUnavailable,),
-        housekeeping=(expire_uploads, purge_deleted, *moderation.chores(pool, store)),
+        housekeeping=(expire_uploads, purge_deleted, sweep_superseded, prune_jobs,
+                      *moderation.chores(pool, store)),
         owner=owner,
+        on_transcoded=metrics.observe_transcode if metrics is not None else None,
+        on_published=metrics.observe_published if metrics is not None else None,
     )
 
 
@@ -111,7 +137,12 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     prefix = instance_prefix(settings.data_dir)
     lock = lock_data_dir(settings.data_dir)
     owner = f"{prefix}{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    pipeline = Pipeline(pool, store, pipeline_config(settings, pool, store, owner), readiness=report)
+    fatal = app.get(appkeys.FATAL)
+    config = pipeline_config(settings, pool, store, owner, app.get(appkeys.METRICS))
+    pipeline = Pipeline(
+        JobQueue(pool), JobListener(pool), store, config, readiness=report,
+        on_failed=(lambda: fatal(EXIT_PIPELINE_FAILED)) if fatal is not None else None,
+    )
     try:
         if lock is not None:
             # After a crash (SIGKILL, power cut) our old leases would block their jobs until they

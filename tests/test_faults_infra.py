@@ -13,13 +13,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from actors.pipeline import Pipeline
+
 from helpers_posts import start_posts_api
 from server.config import load_settings
 from server.db import create_pool, migrate, start_embedded
 from server.storage import create_store
 from serverproc import REPO
-from test_pipeline import add_posts, all_settled, config, small_jpeg, variants  # noqa: F401 (fixture)
+from test_pipeline import add_posts, all_settled, config, make_pipeline, small_jpeg, variants  # noqa: F401 (fixture)
 from test_pipeline_hooks import post_states, sleepy_transcode, wait_until
 
 pytestmark = pytest.mark.fault
@@ -55,7 +55,7 @@ async def test_postgres_stopped_and_started_mid_processing(tmp_path: Path, small
         store = create_store(settings, "k" * 32)
         await store.open()
         posts = await add_posts(pool, store, [small_jpeg] * 16)
-        pipeline = Pipeline(pool, store, config(transcode=sleepy_transcode, poll_interval_s=0.3))
+        pipeline = make_pipeline(pool, store, config(transcode=sleepy_transcode, poll_interval_s=0.3))
         await pipeline.start()
         await wait_until(lambda: _published(pool, 2), 60, 0.05)
 
@@ -83,7 +83,7 @@ async def test_s3_taken_away_and_brought_back(settings, db_pool, s3_server, s3_b
     pipeline = None
     try:
         posts = await add_posts(db_pool, store, [small_jpeg] * 12)
-        pipeline = Pipeline(db_pool, store, config(transcode=sleepy_transcode, retry_base_s=1.0))
+        pipeline = make_pipeline(db_pool, store, config(transcode=sleepy_transcode, retry_base_s=1.0))
         await pipeline.start()
         await wait_until(lambda: _published(db_pool, 2), 60, 0.05)
         s3_server.stop()
@@ -106,7 +106,7 @@ async def test_s3_taken_away_and_brought_back(settings, db_pool, s3_server, s3_b
         await store.close()
 
 
-async def _deferred(pipeline: Pipeline) -> bool:
+async def _deferred(pipeline) -> bool:  # type: ignore[no-untyped-def]
     return pipeline.metrics.jobs_deferred > 0
 
 
@@ -123,7 +123,7 @@ async def test_a_burst_beyond_the_high_water_mark_is_told_to_come_back(
     assert (await refused.json())["error"]["code"] == "backlog_full"
     assert (await api.counts())["posts"] == 4, "a refused init changes nothing"
 
-    pipeline = Pipeline(db_pool, api.store, config())
+    pipeline = make_pipeline(db_pool, api.store, config())
     await pipeline.start()
     try:
         await wait_until(lambda: all_settled(db_pool), 60)
@@ -132,3 +132,42 @@ async def test_a_burst_beyond_the_high_water_mark_is_told_to_come_back(
     assert await post_states(db_pool) == {"published": 4}
     again = await api.init({"filename": "p.jpg", "content_type": "image/jpeg", "file_size": len(small_jpeg)})
     assert again.status == 201, await again.text()
+
+
+async def test_authenticated_calls_during_a_database_outage_answer_503(tmp_path: Path, aiohttp_client, caplog) -> None:  # type: ignore[no-untyped-def]
+    from helpers_auth import create_verified_user
+    from server.app import create_app
+    from server import appkeys
+
+    pg = await asyncio.to_thread(start_embedded, tmp_path / "pg")
+    pool = await create_pool(pg.uri, min_size=1, max_size=3)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        settings = load_settings(
+            cli={"data_dir": str(tmp_path / "data"), "database_url": pg.uri, "bcrypt_rounds": 4}, environ={})
+        app = create_app(settings, pool=pool, pipeline=False)
+        client = await aiohttp_client(app)
+        _, token = await create_verified_user(pool, settings, app[appkeys.JWT_KEY])
+        auth = {"Authorization": f"Bearer {token}"}
+        assert (await client.get("/api/v1/auth/me", headers=auth)).status == 200
+
+        await asyncio.to_thread(pg.stop)  # every connection is cut, new ones are refused
+        caplog.clear()
+        for path in ("/api/v1/auth/me", "/api/v1/posts/upload/init"):
+            method = client.get if path.endswith("/me") else client.post
+            resp = await method(path, headers=auth, json={})
+            body = await resp.json()
+            assert resp.status == 503, body
+            assert body["error"]["code"] == "database_unavailable" and resp.headers["Retry-After"].isdigit()
+        assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+
+        await asyncio.to_thread(start_in_other_process, tmp_path / "pg")
+
+        async def back() -> bool:
+            return (await client.get("/api/v1/auth/me", headers=auth)).status == 200
+
+        await wait_until(back, 30, 0.2)
+    finally:
+        await pool.close()
+        await asyncio.to_thread(pg.stop)

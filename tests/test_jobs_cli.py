@@ -45,9 +45,9 @@ async def test_list_retry_and_retry_dead(db_pool: asyncpg.Pool, db_dsn: str, dat
         user = await insert_user(conn)
         ids = [(await insert_processing_post(conn, user))[1] for _ in range(3)]
     queue = JobQueue(db_pool)
-    await queue.claim(3, "a", 30)
-    await queue.fail_final(ids[0], "a", "poison_image", "kept killing its worker", status="dead")
-    await queue.fail_final(ids[1], "a", "image_too_small", "too small")
+    claims = await queue.claim(3, "a", 30)
+    await queue.fail_final(claims[0], "poison_image", "kept killing its worker", status="dead")
+    await queue.fail_final(claims[1], "image_too_small", "too small")
 
     listed = await _run(db_dsn, data_dir, "list", "--status", "dead")
     assert listed.returncode == 0, listed.stderr
@@ -84,8 +84,8 @@ async def test_jobs_of_deleted_posts_are_not_replayed(db_pool: asyncpg.Pool, db_
         user = await insert_user(conn)
         post_id, job_id = await insert_processing_post(conn, user)
     queue = JobQueue(db_pool)
-    await queue.claim(1, "a", 30)
-    await queue.fail_final(job_id, "a", "poison_image", "kept killing its worker", status="dead")
+    [claim] = await queue.claim(1, "a", 30)
+    await queue.fail_final(claim, "poison_image", "kept killing its worker", status="dead")
     async with db_pool.acquire() as conn:
         await conn.execute("UPDATE posts SET deleted_at = now() WHERE id = $1", post_id)
 

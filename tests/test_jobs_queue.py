@@ -8,6 +8,7 @@ import asyncio
 import asyncpg
 
 from server.db import create_pool
+from actors.pipeline.ports import Published
 from server.jobs import JobListener, JobQueue
 from test_pipeline_hooks import insert_processing_post, insert_user
 
@@ -82,7 +83,11 @@ async def test_two_connections_claiming_together_never_share_a_job(db_pool: asyn
     assert got["a"] and got["b"]
 
 
-async def test_expired_lease_is_reaped_and_the_old_owner_can_no_longer_write(db_pool: asyncpg.Pool) -> None:
+async def _publish(queue: JobQueue, job) -> Published:  # type: ignore[no-untyped-def]
+    return (await queue.publish(job, [], 10, 10, {})).outcome
+
+
+async def test_expired_lease_is_reaped_and_the_old_claim_can_no_longer_write(db_pool: asyncpg.Pool) -> None:
     [job_id] = await _jobs(db_pool, 1)
     queue = JobQueue(db_pool)
     [job] = await queue.claim(1, "crashed", 0.2)
@@ -91,30 +96,47 @@ async def test_expired_lease_is_reaped_and_the_old_owner_can_no_longer_write(db_
     assert await queue.reap() == {"queued": 1}
     [again] = await queue.claim(1, "alive", 30)
     assert again.id == job.id and again.attempts == 2  # the crashed attempt counts
+    assert again.claim > job.claim
 
     # The crashed instance wakes up: every write it tries is refused.
-    assert await queue.heartbeat([job_id], "crashed", 30) == set()
-    async with db_pool.acquire() as conn, conn.transaction():
-        assert not await queue.succeed(conn, job_id, "crashed")
-    assert not await queue.fail_final(job_id, "crashed", "image_corrupt", "nope")
-    assert await queue.fail_retry(job_id, "crashed", "x", "y", 0) is None
-    assert await queue.defer([job_id], "crashed", 0, "x", "y") == set()
+    assert await queue.heartbeat([job], 30) == set()
+    assert await _publish(queue, job) is Published.LOST
+    assert not await queue.fail_final(job, "image_corrupt", "nope")
+    assert await queue.fail_retry(job, "x", "y", 0) is None
+    assert await queue.defer([job], 0, "x", "y") == set()
+    assert await queue.add_pool_break([job]) == {}
     assert (await _row(db_pool, job_id))["lease_owner"] == "alive"
 
-    assert await queue.heartbeat([job_id], "alive", 30) == {job_id}
-    async with db_pool.acquire() as conn, conn.transaction():
-        assert await queue.succeed(conn, job_id, "alive")
+    assert await queue.heartbeat([again], 30) == {job_id}
+    published = await queue.publish(again, [], 10, 10, {})
+    assert published.outcome is Published.PUBLISHED
+    assert published.queued_for_s is not None and 0.4 < published.queued_for_s < 60  # the sleep above is in it
     row = await _row(db_pool, job_id)
     assert row["st"] == "succeeded" and row["lease_owner"] is None and row["finished_at"] is not None
+
+
+async def test_a_claim_taken_again_by_the_same_owner_fences_out_the_old_one(db_pool: asyncpg.Pool) -> None:
+    """Owner names are not enough: after an outage longer than the lease, the same process can
+    reclaim its own job, and the result of its first, stale claim must not count."""
+    [job_id] = await _jobs(db_pool, 1)
+    queue = JobQueue(db_pool)
+    [first] = await queue.claim(1, "same", 0.1)
+    await asyncio.sleep(0.3)
+    await queue.reap(outage=True)
+    [second] = await queue.claim(1, "same", 30)
+    assert await _publish(queue, first) is Published.LOST
+    assert not await queue.fail_final(first, "image_corrupt", "stale verdict")
+    assert (await _row(db_pool, job_id))["st"] == "running"
+    assert await _publish(queue, second) is Published.PUBLISHED
 
 
 async def test_heartbeat_keeps_a_lease_alive(db_pool: asyncpg.Pool) -> None:
     [job_id] = await _jobs(db_pool, 1)
     queue = JobQueue(db_pool)
-    await queue.claim(1, "a", 0.3)
+    [job] = await queue.claim(1, "a", 0.3)
     for _ in range(3):
         await asyncio.sleep(0.15)
-        assert await queue.heartbeat([job_id], "a", 0.3) == {job_id}
+        assert await queue.heartbeat([job], 0.3) == {job_id}
     assert await queue.reap() == {}
 
 
@@ -124,11 +146,11 @@ async def test_retries_until_dead_then_the_post_fails_with_a_reason(db_pool: asy
     for attempt in (1, 2):
         [job] = await queue.claim(1, "a", 30)
         assert job.attempts == attempt
-        outcome = await queue.fail_retry(job_id, "a", "store_unavailable", "S3 said 503", 0)
+        outcome = await queue.fail_retry(job, "store_unavailable", "S3 said 503", 0)
         assert outcome is not None and outcome.status == "queued"
         assert (await _row(db_pool, job_id))["post_status"] == "processing"
-    await queue.claim(1, "a", 30)
-    outcome = await queue.fail_retry(job_id, "a", "store_unavailable", "S3 said 503", 0)
+    [job] = await queue.claim(1, "a", 30)
+    outcome = await queue.fail_retry(job, "store_unavailable", "S3 said 503", 0)
     assert outcome is not None and outcome.status == "dead" and outcome.attempts == 3
     row = await _row(db_pool, job_id)
     assert row["st"] == "dead" and row["last_error_code"] == "store_unavailable"
@@ -140,16 +162,16 @@ async def test_retries_until_dead_then_the_post_fails_with_a_reason(db_pool: asy
 async def test_retry_waits_for_its_backoff(db_pool: asyncpg.Pool) -> None:
     [job_id] = await _jobs(db_pool, 1)
     queue = JobQueue(db_pool)
-    await queue.claim(1, "a", 30)
-    await queue.fail_retry(job_id, "a", "x", "y", 3600)
+    [job] = await queue.claim(1, "a", 30)
+    await queue.fail_retry(job, "x", "y", 3600)
     assert await queue.claim(1, "a", 30) == []
 
 
 async def test_final_error_fails_job_and_post_at_once(db_pool: asyncpg.Pool) -> None:
     [job_id] = await _jobs(db_pool, 1)
     queue = JobQueue(db_pool)
-    await queue.claim(1, "a", 30)
-    assert await queue.fail_final(job_id, "a", "image_too_small", "the image is 100x68; at least 150 px needed")
+    [job] = await queue.claim(1, "a", 30)
+    assert await queue.fail_final(job, "image_too_small", "the image is 100x68; at least 150 px needed")
     row = await _row(db_pool, job_id)
     assert (row["st"], row["attempts"], row["post_status"], row["error"]) == ("failed", 1, "failed", "image_too_small")
     assert "150 px" in row["error_message"]
@@ -173,7 +195,7 @@ async def test_defer_does_not_burn_an_attempt(db_pool: asyncpg.Pool) -> None:
     for _ in range(3):  # an outage longer than max_attempts never kills the job
         [job] = await queue.claim(1, "a", 30)
         assert job.attempts == 1
-        assert await queue.defer([job_id], "a", 0, "db_unavailable", "connection refused") == {job_id}
+        assert await queue.defer([job], 0, "db_unavailable", "connection refused") == {job_id}
     row = await _row(db_pool, job_id)
     assert row["st"] == "queued" and row["post_status"] == "processing"
 
@@ -192,20 +214,19 @@ async def test_reaping_the_last_attempt_makes_it_dead(db_pool: asyncpg.Pool) -> 
 async def test_pool_breaks_are_counted_per_job(db_pool: asyncpg.Pool) -> None:
     ids = await _jobs(db_pool, 2)
     queue = JobQueue(db_pool)
-    await queue.claim(2, "a", 30)
-    assert await queue.add_pool_break(ids, "a") == {ids[0]: 1, ids[1]: 1}
-    assert await queue.add_pool_break(ids[:1], "a") == {ids[0]: 2}
-    assert await queue.add_pool_break(ids, "someone-else") == {}
-    assert await queue.fail_final(ids[0], "a", "poison_image", "broke the pool", status="dead")
+    claims = await queue.claim(2, "a", 30)
+    assert await queue.add_pool_break(claims) == {ids[0]: 1, ids[1]: 1}
+    assert await queue.add_pool_break(claims[:1]) == {ids[0]: 2}
+    assert await queue.fail_final(claims[0], "poison_image", "broke the pool", status="dead")
     assert (await _row(db_pool, ids[0]))["st"] == "dead"
 
 
 async def test_operator_retry_reopens_dead_and_failed_only(db_pool: asyncpg.Pool) -> None:
     ids = await _jobs(db_pool, 3)
     queue = JobQueue(db_pool)
-    await queue.claim(3, "a", 30)
-    await queue.fail_final(ids[0], "a", "poison_image", "x", status="dead")
-    await queue.fail_final(ids[1], "a", "image_corrupt", "y")
+    claims = await queue.claim(3, "a", 30)
+    await queue.fail_final(claims[0], "poison_image", "x", status="dead")
+    await queue.fail_final(claims[1], "image_corrupt", "y")
     assert await queue.retry([ids[2]]) == []  # running: not ours to replay
     assert await queue.retry_dead() == [ids[0]]
     assert await queue.retry([ids[1]]) == [ids[1]]

@@ -18,6 +18,7 @@ from actors.pipeline import Pipeline, PipelineConfig
 from actors.transcode import TranscodeOptions, transcode, worker_init
 from conftest import corpus_file
 from server.config import Settings
+from server.jobs import JobListener, JobQueue
 from server.readiness import Readiness
 from server.storage import ObjectNotFound, StoreUnavailable, create_store
 from test_pipeline_hooks import (
@@ -37,6 +38,11 @@ async def store(settings: Settings) -> AsyncIterator[object]:
     await store.open()
     yield store
     await store.close()
+
+
+def make_pipeline(pool: asyncpg.Pool, store, cfg: PipelineConfig, **kw) -> Pipeline:  # type: ignore[no-untyped-def]
+    """The pipeline on the PostgreSQL queue, as ``server.pipeline_ctx`` builds it."""
+    return Pipeline(JobQueue(pool), JobListener(pool), store, cfg, **kw)
 
 
 def config(**overrides: object) -> PipelineConfig:
@@ -66,7 +72,7 @@ async def all_settled(pool: asyncpg.Pool) -> bool:
 
 async def run_until_settled(pool: asyncpg.Pool, store, cfg: PipelineConfig, timeout: float = 90) -> Pipeline:  # type: ignore[no-untyped-def]
     """Start a pipeline, wait until no post is processing, drain it; the pipeline for its metrics."""
-    pipeline = Pipeline(pool, store, cfg)
+    pipeline = make_pipeline(pool, store, cfg)
     await pipeline.start()
     try:
         await wait_until(lambda: all_settled(pool), timeout)
@@ -84,7 +90,7 @@ async def test_posts_are_published_with_every_variant(db_pool, store, small_jpeg
     posts = await add_posts(db_pool, store, [small_jpeg] * 4)
     readiness = Readiness()
     readiness.clear("starting")
-    pipeline = Pipeline(db_pool, store, config(), readiness=lambda r, b: readiness.block(r) if b else readiness.clear(r))
+    pipeline = make_pipeline(db_pool, store, config(), readiness=lambda r, b: readiness.block(r) if b else readiness.clear(r))
     await pipeline.start()
     try:
         assert readiness.ready
@@ -95,8 +101,11 @@ async def test_posts_are_published_with_every_variant(db_pool, store, small_jpeg
     assert await post_states(db_pool) == {"published": 4}
     rows = await variants(db_pool)
     assert len(rows) == 12 and {r["variant"] for r in rows} == {"thumbnail", "medium", "original"}
+    async with db_pool.acquire() as conn:
+        claims = dict(await conn.fetch("SELECT post_id, claim FROM jobs"))
+        assert await conn.fetchval("SELECT count(*) FROM variant_writes") == 0, "published claims leave nothing to sweep"
     for row in rows:
-        assert row["storage_key"] == f"posts/{row['post_id']}/{row['variant']}.jpg"
+        assert row["storage_key"] == f"posts/{row['post_id']}/{claims[row['post_id']]}/{row['variant']}.jpg"
         data = await store.get(row["storage_key"])
         assert len(data) == row["bytes"] and data[:2] == b"\xff\xd8"
     async with db_pool.acquire() as conn:
@@ -143,7 +152,7 @@ async def test_a_worker_killed_mid_job_costs_nothing(db_pool, store, small_jpeg)
         (readiness.block if blocked else readiness.clear)(reason)
         seen_unready.append((reason, blocked))
 
-    pipeline = Pipeline(db_pool, store, config(), readiness=report)
+    pipeline = make_pipeline(db_pool, store, config(), readiness=report)
     await pipeline.start()
     try:
         await wait_until(lambda: _busy(pipeline), 30, 0.01)
@@ -197,7 +206,7 @@ async def test_a_hanging_transcode_is_stopped_at_the_timeout(db_pool, store, sma
 
 async def test_the_pool_is_recycled_after_n_jobs(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
     await add_posts(db_pool, store, [small_jpeg] * 5)
-    pipeline = Pipeline(db_pool, store, config(workers=1, recycle_after=2))
+    pipeline = make_pipeline(db_pool, store, config(workers=1, recycle_after=2))
     await pipeline.start()
     try:
         first = [psutil.Process(pid) for pid in await pipeline.worker_pids()]
@@ -212,7 +221,7 @@ async def test_the_pool_is_recycled_after_n_jobs(db_pool, store, small_jpeg) -> 
 @pytest.mark.fault  # kills pool workers for real
 async def test_drain_hands_unfinished_jobs_back_with_their_attempt(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
     await add_posts(db_pool, store, [small_jpeg + SLOW_MARKER, small_jpeg + SLOW_MARKER])
-    pipeline = Pipeline(db_pool, store, config(transcode=slow_transcode, job_timeout_s=600))
+    pipeline = make_pipeline(db_pool, store, config(transcode=slow_transcode, job_timeout_s=600))
     await pipeline.start()
     await wait_until(lambda: _busy_n(pipeline, 2), 30, 0.02)
     workers = [psutil.Process(pid) for pid in await pipeline.worker_pids()]
@@ -231,7 +240,7 @@ async def _busy_n(pipeline: Pipeline, n: int) -> bool:
 
 async def test_a_crashed_transcode_stage_restarts_and_gives_its_jobs_back(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
     await add_posts(db_pool, store, [small_jpeg] * 6)
-    pipeline = Pipeline(db_pool, store, config(transcode=sleepy_transcode))
+    pipeline = make_pipeline(db_pool, store, config(transcode=sleepy_transcode))
     await pipeline.start()
     try:
         await wait_until(lambda: _busy(pipeline), 30, 0.01)
@@ -252,19 +261,12 @@ async def test_a_crashed_transcode_stage_restarts_and_gives_its_jobs_back(db_poo
 async def test_a_pipeline_that_keeps_crashing_gives_up_and_says_so(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
     await add_posts(db_pool, store, [small_jpeg] * 2)
     blocked: set[str] = set()
-    pipeline = Pipeline(
+    pipeline = make_pipeline(
         db_pool, store, config(workers=1),
         readiness=lambda reason, on: blocked.add(reason) if on else blocked.discard(reason),
     )
     await pipeline.start()
-    transcoder = pipeline.ctx.ref("transcoder")
-    for _ in range(8):  # more crashes than the supervisor's intensity allows
-        try:
-            await transcoder.tell("not a message it knows")
-        except Exception:
-            break  # ActorStopped: the system already gave up
-        await asyncio.sleep(0.05)
-    await wait_until(lambda: _gave_up(pipeline), 60)
+    await crash_until_it_gives_up(pipeline)
     assert "pipeline_failed" in blocked
     report = await pipeline.close()
     assert report.seconds < 5, "no point waiting for a pipeline that gave up"
@@ -276,22 +278,27 @@ async def _gave_up(pipeline: Pipeline) -> bool:
     return not pipeline.system.running
 
 
+async def crash_until_it_gives_up(pipeline: Pipeline) -> None:
+    """Crash the transcode stage more often than its supervisor's intensity allows."""
+    transcoder = pipeline.ctx.ref("transcoder")
+    for _ in range(8):
+        try:
+            await transcoder.tell("not a message it knows")
+        except Exception:
+            break  # ActorStopped: the system already gave up
+        await asyncio.sleep(0.05)
+    await wait_until(lambda: _gave_up(pipeline), 60)
+
+
 async def test_a_pipeline_that_gives_up_hands_its_jobs_back_at_once(db_pool, store, small_jpeg) -> None:  # type: ignore[no-untyped-def]
     """Nothing in a stopped pipeline will finish its held jobs: they go back to the queue now, not
     when their leases expire, with the attempt kept used."""
     [post] = await add_posts(db_pool, store, [small_jpeg + SLOW_MARKER])
-    pipeline = Pipeline(db_pool, store, config(workers=1, transcode=slow_transcode, job_timeout_s=600, lease_s=600))
+    pipeline = make_pipeline(db_pool, store, config(workers=1, transcode=slow_transcode, job_timeout_s=600, lease_s=600))
     await pipeline.start()
     try:
         await wait_until(lambda: _busy_n(pipeline, 1), 30, 0.02)
-        transcoder = pipeline.ctx.ref("transcoder")
-        for _ in range(8):
-            try:
-                await transcoder.tell("not a message it knows")
-            except Exception:
-                break
-            await asyncio.sleep(0.05)
-        await wait_until(lambda: _gave_up(pipeline), 60)
+        await crash_until_it_gives_up(pipeline)
 
         async def handed_back() -> bool:
             async with db_pool.acquire() as conn:
@@ -308,7 +315,7 @@ async def test_jobs_are_not_held_while_the_pool_cannot_be_rebuilt(db_pool, store
     other instance may take them): nothing is claimed until a pool is up, then everything publishes."""
     flag = tmp_path / "fail-init"
     monkeypatch.setenv(FAIL_INIT_FLAG_ENV, str(flag))
-    pipeline = Pipeline(db_pool, store, config(workers=1, worker_init=init_failing_while_flagged))
+    pipeline = make_pipeline(db_pool, store, config(workers=1, worker_init=init_failing_while_flagged))
     await pipeline.start()
     try:
         flag.touch()

@@ -280,3 +280,12 @@ def init_failing_while_flagged(vips_concurrency: int = 1) -> None:
     if flag and os.path.exists(flag):
         raise RuntimeError("worker cannot start (test flag)")
     worker_init(vips_concurrency)
+
+
+def big_result(n: int) -> bytes:
+    """A result big enough to still be in the pipe when its worker is killed."""
+    return b"x" * n
+
+
+def failing_with_a_long_message(n: int) -> None:
+    raise ValueError("y" * n)

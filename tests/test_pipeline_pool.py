@@ -13,10 +13,10 @@ import time
 import psutil
 import pytest
 
-from actors.pipeline import Pipeline
+
 from actors.pipeline.system import STOP_GRACE_S
 from actors.pipeline.pool import WorkerPool
-from test_pipeline import _busy_n, add_posts, config, small_jpeg, store  # noqa: F401 - fixtures
+from test_pipeline import _busy_n, add_posts, config, make_pipeline, small_jpeg, store  # noqa: F401 - fixtures
 from test_pipeline_hooks import SLOW_MARKER, slow_transcode, wait_until
 
 
@@ -67,7 +67,7 @@ def _spawn_workers() -> set[int]:
 
 async def test_a_break_reported_twice_rebuilds_one_pool(db_pool, store) -> None:  # type: ignore[no-untyped-def]
     before = _spawn_workers()
-    pipeline = Pipeline(db_pool, store, config(workers=1))
+    pipeline = make_pipeline(db_pool, store, config(workers=1))
     await pipeline.start()
     try:
         supervisor = pipeline.system.ref("transcoder")._incarnation.actor  # type: ignore[union-attr]
@@ -96,7 +96,7 @@ async def test_past_the_drain_timeout_the_actors_do_not_each_get_their_own_grace
         await asyncio.sleep(3600)
 
     await add_posts(db_pool, store, [small_jpeg + SLOW_MARKER])
-    pipeline = Pipeline(db_pool, store, config(transcode=slow_transcode, job_timeout_s=600, housekeeping=(stuck_chore,)))
+    pipeline = make_pipeline(db_pool, store, config(transcode=slow_transcode, job_timeout_s=600, housekeeping=(stuck_chore,)))
     await pipeline.start()
     await wait_until(lambda: _busy_n(pipeline, 1), 30, 0.02)
     await asyncio.wait_for(chore_started.wait(), 30)

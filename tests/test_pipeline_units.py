@@ -1,5 +1,5 @@
 """Pure pipeline logic without a pool, a database or a server: failure verdicts, poison selection,
-the suspect-runs-alone rule, slot accounting, config guards and the /metrics text."""
+the suspect-runs-alone rule, slot accounting and config guards (the /metrics text: test_ops_metrics)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import asyncpg
 import pytest
 
 from actors.pipeline import PipelineConfig, variant_key
+from server.storage.keys import post_variant_prefix, validate_key
 from actors.pipeline.decisions import (
     DEFER, FINAL, POISON, RETRY, classify, may_submit, poison_verdict, split_poison, timeout_verdict,
 )
 from actors.pipeline.tracker import POOL, PUBLISH, Tracker
 from actors.pipeline.pool import WorkerPool
 from actors.transcode import TranscodeError
-from server.http.metrics import render
 
 
 class StoreDown(Exception):
@@ -103,29 +103,10 @@ def test_variant_keys_follow_the_layout() -> None:
     import uuid
 
     post = uuid.UUID(int=1)
-    assert variant_key(post, "thumbnail", "jpeg") == f"posts/{post}/thumbnail.jpg"
-    assert variant_key(post, "medium", "webp") == f"posts/{post}/medium.webp"
-
-
-def test_metrics_text() -> None:
-    text = render({"queued": 3, "running": 2, "dead": 1}, ready=False, pipeline={
-        "in_flight": 2, "pool_busy": 1, "jobs_claimed": 9, "jobs_succeeded": 7, "jobs_failed": 1, "jobs_dead": 1,
-        "jobs_retried": 0, "jobs_deferred": 4, "jobs_lost": 0, "jobs_timed_out": 0, "pool_restarts": 2,
-        "pool_breaks": 1, "leases_reaped": 0,
-    })
-    lines = text.splitlines()
-    assert 'imagepipe_jobs{status="queued"} 3' in lines and 'imagepipe_jobs{status="succeeded"} 0' in lines
-    assert "imagepipe_queue_depth 5" in lines and "imagepipe_ready 0" in lines
-    assert "# TYPE imagepipe_pool_restarts_total counter" in lines and "imagepipe_pool_restarts_total 2" in lines
-    assert text.endswith("\n")
-    assert "imagepipe_pool_busy_workers" not in render({}, ready=True, pipeline=None)
-
-
-async def test_metrics_endpoint_without_a_pipeline(client) -> None:  # type: ignore[no-untyped-def]
-    resp = await client.get("/metrics")
-    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    text = await resp.text()
-    assert "imagepipe_queue_depth 0" in text.splitlines() and "imagepipe_ready 1" in text.splitlines()
+    assert variant_key(post, 7, "thumbnail", "jpeg") == f"posts/{post}/7/thumbnail.jpg"
+    assert variant_key(post, 8, "medium", "webp") == f"posts/{post}/8/medium.webp"
+    assert validate_key(variant_key(post, 7, "original", "avif")) == f"posts/{post}/7/original.avif"
+    assert variant_key(post, 7, "thumbnail", "jpeg").startswith(post_variant_prefix(post)), "a post's purge covers it"
 
 
 def test_tracker_tells_a_stale_claim_from_the_live_one() -> None:

@@ -39,11 +39,12 @@ async def test_presign_signs_type_length_and_checksum(s3_bucket) -> None:
     up = store.presign_put("uploads/u/p/source", "image/jpeg", 5, digest, 600)
     query = _query(up.url)
     signed = set(query["X-Amz-SignedHeaders"].split(";"))
-    assert {"content-type", "content-length", "host", "x-amz-checksum-sha256"} <= signed
+    assert {"content-type", "content-length", "host", "x-amz-checksum-sha256", "if-none-match"} <= signed
     assert query["X-Amz-Expires"] == "600" and query["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
     assert up.headers == {
         "Content-Type": "image/jpeg",
         "x-amz-checksum-sha256": base64.b64encode(hashlib.sha256(b"photo").digest()).decode(),
+        "If-None-Match": "*",  # create-only: bytes, once stored and verified, are never replaced
     }
     plain = store.presign_put("uploads/u/p/source", "image/jpeg", 5, None, 600)
     assert "x-amz-checksum-sha256" not in _query(plain.url)["X-Amz-SignedHeaders"]

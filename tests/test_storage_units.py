@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from server.storage import InvalidKey
-from server.storage.keys import post_variant_prefix, source_key, validate_key, validate_prefix, variant_key
+from server.storage.keys import post_variant_prefix, source_key, validate_key, validate_prefix
 from server.storage.signing import (
     SignatureInvalid, UploadExpired, UploadGrant, derive_signing_key, normalize_sha256_hex, sign_query,
     verify_query,
@@ -22,7 +22,6 @@ GRANT = UploadGrant(key="uploads/u/p/source", content_type="image/jpeg", size=12
 def test_layout_helpers_build_valid_keys() -> None:
     user, post = uuid.uuid4(), uuid.uuid4()
     assert validate_key(source_key(user, post)) == f"uploads/{user}/{post}/source"
-    assert variant_key(post, "thumbnail", "webp") == f"posts/{post}/thumbnail.webp"
     assert validate_prefix(post_variant_prefix(post)) == f"posts/{post}/"
 
 

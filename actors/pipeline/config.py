@@ -9,10 +9,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-# The contract's variant keys: posts/{post_id}/{variant}.{ext}
+# Variant keys: posts/{post_id}/{claim}/{variant}.{ext}. Each claim of a job writes under its own
+# prefix, so no attempt can overwrite the bytes another one published.
 EXTENSIONS = {"jpeg": "jpg", "webp": "webp", "avif": "avif"}
 CONTENT_TYPES = {"jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}
-# Variant bytes never change under a key (a re-run writes identical content), so caches may keep them.
+# Variant bytes never change under a key (every claim has its own keys), so caches may keep them.
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
@@ -21,8 +22,12 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def variant_key(post_id: uuid.UUID, variant: str, fmt: str) -> str:
-    return f"posts/{post_id}/{variant}.{EXTENSIONS[fmt]}"
+def claim_prefix(post_id: uuid.UUID, claim: int) -> str:
+    return f"posts/{post_id}/{claim}/"
+
+
+def variant_key(post_id: uuid.UUID, claim: int, variant: str, fmt: str) -> str:
+    return f"{claim_prefix(post_id, claim)}{variant}.{EXTENSIONS[fmt]}"
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,9 @@ class PipelineConfig:
     lease_s: float = 30.0
     poll_interval_s: float = 2.0
     drain_timeout_s: float = 30.0
+    # The longest one object-store call may legitimately take (timeouts times attempts): a job held
+    # longer than this in a stage that only waits on the store is not progressing.
+    io_timeout_s: float = 120.0
     mailbox_size: int = 0  # 0: twice the workers
     # The picklable top-level callables run in the pool; tests swap in a hostile one.
     transcode: Callable[..., Any] | None = None
@@ -49,6 +57,10 @@ class PipelineConfig:
     store_errors: tuple[type[BaseException], ...] = ()
     # Periodic chores of other areas (expire uploads...), run by the reaper.
     housekeeping: tuple[Callable[[], Awaitable[Any]], ...] = ()
+    # Observers the server hands in for its metrics (this package knows no metrics library):
+    # a successful transcode's result, and the seconds from upload/complete to published.
+    on_transcoded: Callable[[Any], None] | None = None
+    on_published: Callable[[float], None] | None = None
 
     def __post_init__(self) -> None:
         if self.start_method not in ("spawn", "forkserver"):

@@ -69,6 +69,14 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
+# The stored source no longer has the bytes verified at upload/complete: the store let them be
+# replaced (uploads are create-only, so this means a store without conditional writes, or tampering).
+# Processing other bytes than the ones verified would publish something nobody checked.
+SOURCE_CHANGED = Verdict(
+    FINAL, "source_changed", "the uploaded file changed after it was verified; upload it again",
+)
+
+
 def poison_verdict(breaks: int) -> Verdict:
     return Verdict(POISON, POISON_CODE, POISON_MESSAGE.format(n=breaks))
 
@@ -103,3 +111,27 @@ def may_submit(next_suspect: bool, running_suspects: Iterable[bool], workers: in
     if not running:
         return True
     return not next_suspect and not any(running)
+
+
+# Past these limits a held job is not progressing, whatever the reason (a wedged pool, a hung store
+# call, a bug): its lease is no longer renewed, so another instance may take it (every write of ours
+# is fenced by the claim), and readiness says so. Generous on purpose: each is a backstop behind the
+# stage's own timeout, never the normal way a job ends.
+STAGE_SLACK_S = 15.0
+
+
+def stage_limits(job_timeout_s: float, io_timeout_s: float, capacity: int) -> dict[str, float]:
+    """Seconds a job may stay in each stage. ``wait`` is a job fetched and queued for a worker: at
+    worst every other held job runs before it, one at a time (suspects run alone), each up to the
+    job timeout."""
+    return {
+        "fetch": io_timeout_s + STAGE_SLACK_S,
+        "wait": job_timeout_s * max(1, capacity) + STAGE_SLACK_S,
+        "pool": job_timeout_s + STAGE_SLACK_S,
+        "publish": 2 * io_timeout_s + STAGE_SLACK_S,  # the puts, then the commit with its retries
+    }
+
+
+def stuck(stages: Iterable[tuple[int, str, float]], limits: dict[str, float], now: float) -> list[int]:
+    """Ids of the jobs, given as (id, stage, entered_at), that overstayed their stage."""
+    return sorted(job_id for job_id, stage, since in stages if now - since > limits.get(stage, float("inf")))

@@ -58,6 +58,7 @@ class Feeder(Actor):
         except Exception as exc:
             if not is_db_transient(exc):
                 raise
+            ctx.db_unreachable()
             self._db_delay = min(max(0.25, self._db_delay * 2), ctx.config.poll_interval_s * 2)
             log.warning("cannot claim jobs (%s); trying again in %.1fs", exc.__class__.__name__, self._db_delay)
             self._wait(self._db_delay)

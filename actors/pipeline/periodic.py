@@ -47,6 +47,7 @@ class _Periodic(Actor):
         except Exception as exc:
             if not is_db_transient(exc):
                 raise
+            self.ctx.db_unreachable()
             log.warning("%s: database unavailable (%s)", type(self).__name__, exc.__class__.__name__)
 
     async def tick(self) -> None:
@@ -61,12 +62,12 @@ class Heartbeat(_Periodic):
         self.interval = ctx.config.heartbeat_s
 
     async def tick(self) -> None:
-        ids = self.ctx.tracker.ids()
-        self.ctx.metrics.in_flight = len(ids)
-        if not ids:
+        self.ctx.metrics.in_flight = len(self.ctx.tracker)
+        jobs = self.ctx.renewable()
+        if not jobs:
             return
-        kept = await self.ctx.queue.heartbeat(ids, self.ctx.owner, self.ctx.config.lease_s)
-        lost = [i for i in ids if i not in kept and i in self.ctx.tracker]
+        kept = await self.ctx.queue.heartbeat(jobs, self.ctx.config.lease_s)
+        lost = [j.id for j in jobs if j.id not in kept and self.ctx.tracker.holds(j)]
         if lost:
             # Another instance owns them now; our lease-checked writes will be refused. Keep the
             # slots until our own stages finish, so we never hold more work than we can do.
@@ -79,10 +80,10 @@ class Reaper(_Periodic):
         self.interval = ctx.config.reap_interval_s
 
     async def tick(self) -> None:
-        held = self.ctx.tracker.ids()
+        held = self.ctx.renewable()
         if held:  # after an outage our own leases may have run out: renew them before reaping
-            await self.ctx.queue.heartbeat(held, self.ctx.owner, self.ctx.config.lease_s)
-        reaped = await self.ctx.queue.reap()
+            await self.ctx.queue.heartbeat(held, self.ctx.config.lease_s)
+        reaped = await self.ctx.queue.reap(outage=self.ctx.lived_through_db_outage())
         if reaped:
             self.ctx.metrics.leases_reaped += sum(reaped.values())
             log.info("expired leases reaped: %s", reaped)

@@ -1,8 +1,12 @@
 """The publisher: renditions into the object store, then one transaction that makes them visible.
 
-Order matters for crashes: objects first (same keys on a re-run, so writing twice is harmless),
-then post_images upserts + post published + job succeeded together, the job update first and
-lease-checked: an instance that lost its lease publishes nothing.
+Published objects are immutable: each claim writes under a prefix of its own
+(``posts/{post}/{claim}/``), so a holder that was fenced out, or an older attempt that resumes late,
+can never overwrite bytes a post already points at (and a CDN caching them for a year never sees a
+key change content). Order matters for crashes: the claim's writes are recorded first (so a claim
+that never publishes is swept), then the objects, then one fenced transaction: job succeeded, image
+rows, post published. A claim that lost its job, or whose post was deleted meanwhile, removes what
+it wrote at once.
 """
 
 from __future__ import annotations
@@ -12,12 +16,11 @@ import logging
 from typing import Any
 
 from actors.runtime import Actor
-from server.db import q
-from server.jobs import ClaimedJob
 
-from .config import CONTENT_TYPES, IMMUTABLE, variant_key
+from .config import CONTENT_TYPES, IMMUTABLE, claim_prefix, variant_key
 from .context import PipelineContext
 from .decisions import classify, is_db_transient
+from .ports import ClaimedJob, Published, PublishOutcome, StoredImage
 from .tracker import PUBLISH
 from .transcoder import Publish
 
@@ -31,6 +34,14 @@ COMMIT_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 def post_metadata(result: Any) -> dict[str, Any]:
     """What the post row keeps about the image: extracted facts plus placeholder and colour."""
     return {**(result.metadata or {}), "placeholder": result.placeholder, "dominant_color": result.dominant_color}
+
+
+def stored_images(job: ClaimedJob, result: Any) -> list[StoredImage]:
+    return [
+        StoredImage(r.variant, r.format, variant_key(job.post_id, job.claim, r.variant, r.format),
+                    r.width, r.height, len(r.data), r.quality)
+        for r in result.renditions
+    ]
 
 
 class Publisher(Actor):
@@ -48,52 +59,59 @@ class Publisher(Actor):
         if not self.ctx.tracker.holds(job):
             return  # given back when a stage restarted; whoever holds it now publishes it
         cfg = self.ctx.config
+        images = stored_images(job, result)
         try:
+            await self.ctx.queue.record_writes(job)
             await asyncio.gather(*(
-                self.ctx.store.put(variant_key(job.post_id, r.variant, r.format), r.data, CONTENT_TYPES[r.format], IMMUTABLE)
-                for r in result.renditions
+                self.ctx.store.put(image.key, r.data, CONTENT_TYPES[r.format], IMMUTABLE)
+                for image, r in zip(images, result.renditions)
             ))
         except Exception as exc:
+            if is_db_transient(exc):
+                self.ctx.db_unreachable()
             await self.ctx.settle(job, classify(exc, not_found=cfg.not_found_errors, store_errors=cfg.store_errors))
             return
         try:
-            committed = await self._commit_with_retries(job, result)
+            published = await self._commit_with_retries(job, images, result)
         except Exception as exc:
             await self.ctx.settle(job, classify(exc))
             return
-        self.ctx.tracker.release(job.id)
-        if committed is None:
+        self.ctx.tracker.release(job.id, job)
+        if published is None:
             return
         self.ctx.outage_over()
-        if committed:
+        outcome = published.outcome
+        if outcome is Published.PUBLISHED:
             self.ctx.metrics.jobs_succeeded += 1
-        else:
+            self.ctx.observe(self.ctx.config.on_published, published.queued_for_s)  # visible now
+            return
+        if outcome is Published.LOST:
             self.ctx.metrics.jobs_lost += 1
-            log.info("job %s was taken over by another instance; not publishing", job.id)
+            log.info("job %s was claimed again elsewhere; not publishing claim %s", job.id, job.claim)
+        else:
+            log.info("post %s was deleted while it was processed; not publishing it", job.post_id)
+        await self._remove_own_objects(job)
 
-    async def _commit_with_retries(self, job: ClaimedJob, result: Any) -> bool | None:
-        """True: published. False: lease lost. None: database still down after the retries."""
+    async def _remove_own_objects(self, job: ClaimedJob) -> None:
+        """Nothing will ever point at what this claim wrote: remove it now rather than at the sweep."""
+        try:
+            await self.ctx.store.delete_prefix(claim_prefix(job.post_id, job.claim))
+            await self.ctx.queue.forget_writes(job)
+        except Exception as exc:  # the sweep will do it
+            log.warning("could not remove the objects of claim %s now (%s); the sweep will", job.claim, exc)
+
+    async def _commit_with_retries(self, job: ClaimedJob, images: list[StoredImage], result: Any) -> PublishOutcome | None:
+        """The publish outcome, or None if the database is still down after the retries."""
         for delay in (*COMMIT_RETRY_DELAYS, None):
             try:
-                return await self._commit(job, result)
+                return await self.ctx.queue.publish(job, images, result.width, result.height, post_metadata(result))
             except Exception as exc:
                 if not is_db_transient(exc):
                     raise
+                self.ctx.db_unreachable()
                 if delay is None:
                     log.warning("could not publish job %s (%s); its lease will expire and it will run again", job.id, exc)
                     return None
                 self.ctx.outage_started()
                 await asyncio.sleep(delay)
         return None
-
-    async def _commit(self, job: ClaimedJob, result: Any) -> bool:
-        async with self.ctx.queue.pool.acquire() as conn, conn.transaction():
-            if not await self.ctx.queue.succeed(conn, job.id, self.ctx.owner):
-                return False
-            for r in result.renditions:
-                await conn.execute(
-                    q("pipeline_upsert_image"), job.post_id, r.variant, r.format,
-                    variant_key(job.post_id, r.variant, r.format), r.width, r.height, len(r.data), r.quality,
-                )
-            await conn.execute(q("pipeline_publish_post"), job.post_id, result.width, result.height, post_metadata(result))
-            return True

@@ -16,16 +16,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import asyncpg
-
 from actors.runtime import ActorSystem, ChildSpec
-from server.jobs import JobListener, JobQueue
 
 from .config import PipelineConfig
 from .context import PipelineContext
 from .feeder import Feeder
 from .metrics import PipelineMetrics
 from .periodic import Heartbeat, Reaper
+from .ports import JobQueuePort, ListenerPort
 from .publisher import Publisher
 from .transcoder import TranscodeSupervisor
 
@@ -55,19 +53,22 @@ def _ignore(reason: str, blocked: bool) -> None:
 class Pipeline:
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        queue: JobQueuePort,
+        listener: ListenerPort,
         store: Any,
         config: PipelineConfig,
         *,
         readiness: Callable[[str, bool], None] = _ignore,
+        on_failed: Callable[[], None] | None = None,
     ) -> None:
         if config.transcode is None:
             raise ValueError("PipelineConfig.transcode is required (e.g. actors.transcode.transcode)")
         self.config = config
         self.metrics = PipelineMetrics()
-        self.queue = JobQueue(pool)
-        self.listener = JobListener(pool)
+        self.queue = queue
+        self.listener = listener
         self._readiness = readiness
+        self._on_failed = on_failed
         self.ctx = PipelineContext(self.queue, store, config, self.listener, self.metrics, readiness)
         cap = config.capacity
         self.system = ActorSystem(
@@ -154,3 +155,7 @@ class Pipeline:
             log.warning("pipeline gave up; its held jobs went back to the queue: %s", handed_back)
         except Exception as exc:  # database gone too: the leases simply expire
             log.warning("could not hand back held jobs (%s); their leases will expire", exc)
+        # Like an OTP application whose top supervisor gave up: the process goes too, so whatever
+        # supervises it (systemd's Restart=on-failure, an orchestrator) starts a fresh one.
+        if self._on_failed is not None:
+            self._on_failed()

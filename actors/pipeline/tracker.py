@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-FETCH, POOL, PUBLISH = "fetch", "pool", "publish"
+FETCH, WAIT, POOL, PUBLISH = "fetch", "wait", "pool", "publish"
 
 
 @dataclass
@@ -53,9 +53,21 @@ class Tracker:
         if held is not None:
             held.stage, held.since = stage, time.monotonic()
 
-    def release(self, job_id: int) -> None:
-        if self._held.pop(job_id, None) is not None:
-            self._on_free()
+    def release(self, job_id: int, claim: object | None = None) -> None:
+        """Free the slot of ``job_id``; given ``claim``, only if that very claim is still held (a
+        stale stage finishing late must not free the slot of the job's new claim)."""
+        held = self._held.get(job_id)
+        if held is None or (claim is not None and held.job is not claim):
+            return
+        del self._held[job_id]
+        self._on_free()
+
+    def held_jobs(self) -> list[object]:
+        return [h.job for h in self._held.values()]
+
+    def stages(self) -> list[tuple[int, str, float]]:
+        """(id, stage, entered_at) of every job held."""
+        return [(job_id, h.stage, h.since) for job_id, h in self._held.items()]
 
     def in_stages(self, *stages: str) -> list[object]:
         return [h.job for h in self._held.values() if h.stage in stages]

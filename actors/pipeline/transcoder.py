@@ -10,6 +10,7 @@ shared the pool with a poison one is cleared on its next run instead of being co
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import deque
@@ -18,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.runtime import Actor
-from server.jobs import ClaimedJob
 
 from .context import PipelineContext
-from .decisions import classify, may_submit, poison_verdict, split_poison, timeout_verdict
+from .decisions import SOURCE_CHANGED, classify, may_submit, poison_verdict, split_poison, timeout_verdict
 from .pool import WorkerPool
-from .tracker import FETCH, POOL, PUBLISH
+from .ports import ClaimedJob
+from .tracker import FETCH, POOL, PUBLISH, WAIT
 
 log = logging.getLogger("actors.pipeline")
 
@@ -70,6 +71,10 @@ class Publish:
 _TICK = "tick"
 
 
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 class TranscodeSupervisor(Actor):
     def __init__(self, ctx: PipelineContext) -> None:
         self.ctx = ctx
@@ -84,7 +89,7 @@ class TranscodeSupervisor(Actor):
 
     async def on_start(self) -> None:
         # A crashed predecessor dropped these; the tracker still holds them (and renews their leases).
-        dropped = self.ctx.tracker.in_stages(FETCH, POOL)
+        dropped = self.ctx.tracker.in_stages(FETCH, WAIT, POOL)
         await self.ctx.give_back(dropped, "stage_restarted", "the transcode stage restarted")  # type: ignore[arg-type]
         self.ctx.readiness(POOL_BROKEN, True)
         await self.pool.start()
@@ -95,7 +100,7 @@ class TranscodeSupervisor(Actor):
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.pool.shutdown(kill=True)
+        await self.pool.close()
 
     def worker_pids(self) -> list[int]:
         return self.pool.worker_pids()
@@ -107,6 +112,7 @@ class TranscodeSupervisor(Actor):
         elif isinstance(message, Fetched):
             # A Fetched left in the mailbox by a crashed predecessor is about a job given back.
             if self.ctx.tracker.holds(message.work.job):
+                self.ctx.tracker.move(message.work.job.id, WAIT)
                 self.pending.append(message.work)
         elif isinstance(message, Finished):
             await self._finished(message)
@@ -148,6 +154,9 @@ class TranscodeSupervisor(Actor):
         except Exception as exc:
             cfg = self.ctx.config
             await self.ctx.settle(job, classify(exc, not_found=cfg.not_found_errors, store_errors=cfg.store_errors))
+            return
+        if job.source_sha256 and await asyncio.to_thread(sha256_hex, source) != job.source_sha256.lower():
+            await self.ctx.settle(job, SOURCE_CHANGED)
             return
         await self.ref.tell(Fetched(Work(job, source, suspect=job.pool_breaks > 0)))
 
@@ -195,6 +204,7 @@ class TranscodeSupervisor(Actor):
         if self.pool.jobs_done >= self.ctx.config.recycle_after:
             self.recycling = True  # stop feeding it; rebuilt once what runs now is done
         if msg.error is None:
+            self.ctx.observe(self.ctx.config.on_transcoded, msg.result)
             self.ctx.tracker.move(work.job.id, PUBLISH)
             await self.ctx.ref("publisher").tell(Publish(work.job, msg.result))
         else:
@@ -221,7 +231,7 @@ class TranscodeSupervisor(Actor):
         self.ctx.metrics.pool_breaks += 1
         log.warning("image worker pool broke with jobs %s in flight; rebuilding", [w.job.id for w in victims])
         try:
-            breaks = await self.ctx.queue.add_pool_break([w.job.id for w in victims], self.ctx.owner)
+            breaks = await self.ctx.queue.add_pool_break([w.job for w in victims])
         except Exception as exc:  # cannot count now: run them again, still suspect
             log.warning("could not count the pool break (%s)", exc)
             breaks = {w.job.id: 0 for w in victims}
@@ -232,7 +242,7 @@ class TranscodeSupervisor(Actor):
         for work in victims:
             if work.job.id not in breaks:  # our lease is gone: another instance has it now
                 self.ctx.metrics.jobs_lost += 1
-                self.ctx.tracker.release(work.job.id)
+                self.ctx.tracker.release(work.job.id, work.job)
         rerun = [by_id[i] for i in again]
         for work in rerun:
             work.suspect = True
@@ -240,7 +250,7 @@ class TranscodeSupervisor(Actor):
 
     def _run_again(self, works: list[Work]) -> None:
         for work in works:
-            self.ctx.tracker.move(work.job.id, FETCH)
+            self.ctx.tracker.move(work.job.id, WAIT)
         self.pending.extendleft(reversed(works))  # first in line, in their old order
 
     async def _rebuild(self, *, blocked: bool) -> None:

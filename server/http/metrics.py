@@ -1,78 +1,83 @@
-"""``GET /metrics``: Prometheus text exposition of the queue and the pipeline.
+"""``GET /metrics``: Prometheus exposition (``prometheus-client``) of ``server.metrics.Metrics``.
 
-Job counts come from the database on every scrape (true for every instance, including API-only
-ones); the pipeline's counters are this process's own.
+Served on the API port by default. With ``metrics_port`` it moves to a listener of its own (a
+second, one-route app sharing the main app's state), so a firewall can keep it internal; with
+``metrics_token`` it answers only ``Authorization: Bearer <token>``. The format follows the
+scraper's ``Accept`` (Prometheus text 0.0.4 by default, OpenMetrics when asked).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import hmac
+import socket
+from typing import AsyncIterator
 
 from aiohttp import web
+from prometheus_client.exposition import choose_encoder
 
-from ..appkeys import DB, PIPELINE, READINESS
+from ..appkeys import DB, METRICS, METRICS_SOCKETS, PIPELINE, READINESS, SETTINGS
 from ..db import q
-
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "dead")
-
-# name, type, help, attribute of PipelineMetrics
-_PIPELINE = (
-    ("imagepipe_pipeline_in_flight", "gauge", "Jobs held by this instance (claimed, not yet written)", "in_flight"),
-    ("imagepipe_pool_busy_workers", "gauge", "Pool workers running a transcode now", "pool_busy"),
-    ("imagepipe_jobs_claimed_total", "counter", "Jobs claimed by this instance", "jobs_claimed"),
-    ("imagepipe_jobs_succeeded_total", "counter", "Jobs published by this instance", "jobs_succeeded"),
-    ("imagepipe_jobs_failed_total", "counter", "Jobs failed for good (bad image)", "jobs_failed"),
-    ("imagepipe_jobs_dead_total", "counter", "Jobs given up (attempts spent or poison)", "jobs_dead"),
-    ("imagepipe_jobs_retried_total", "counter", "Failed attempts queued again with backoff", "jobs_retried"),
-    ("imagepipe_jobs_deferred_total", "counter", "Jobs put off without using an attempt (outages)", "jobs_deferred"),
-    ("imagepipe_jobs_lost_total", "counter", "Jobs whose lease another instance took over", "jobs_lost"),
-    ("imagepipe_jobs_timed_out_total", "counter", "Transcodes stopped for running over the timeout", "jobs_timed_out"),
-    ("imagepipe_pool_restarts_total", "counter", "Process pool rebuilds (break, timeout, recycle)", "pool_restarts"),
-    ("imagepipe_pool_breaks_total", "counter", "Times a pool worker died under a job", "pool_breaks"),
-    ("imagepipe_leases_reaped_total", "counter", "Expired leases returned to the queue", "leases_reaped"),
-)
+from ..metrics import Metrics, StateSnapshot
+from ..metrics.state import pipeline_numbers
+from .errors import ApiError, error_middleware
 
 
-def _family(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, float]]) -> list[str]:
-    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-    lines += [f"{name}{labels} {value:g}" for labels, value in samples]
-    return lines
+# The metrics listener's app points at the app whose numbers it shows.
+SOURCE_APP = web.AppKey("metrics_source_app", web.Application)
 
 
-def render(job_counts: dict[str, int], ready: bool, pipeline: dict[str, float] | None) -> str:
-    """The exposition text; pure so the format is tested without a server."""
-    lines = _family(
-        "imagepipe_jobs", "gauge", "Jobs in the queue by status",
-        ((f'{{status="{s}"}}', job_counts.get(s, 0)) for s in JOB_STATUSES),
-    )
-    depth = job_counts.get("queued", 0) + job_counts.get("running", 0)
-    lines += _family("imagepipe_queue_depth", "gauge", "Jobs waiting or running (all instances)", [("", depth)])
-    lines += _family("imagepipe_ready", "gauge", "1 when /readyz would answer 200", [("", 1 if ready else 0)])
-    if pipeline is not None:
-        for name, kind, help_text, attr in _PIPELINE:
-            lines += _family(name, kind, help_text, [("", pipeline[attr])])
-    return "\n".join(lines) + "\n"
-
-
-def pipeline_numbers(pipeline: Any) -> dict[str, float]:
-    m = pipeline.metrics
-    numbers = {attr: float(getattr(m, attr, 0)) for _, _, _, attr in _PIPELINE}
-    numbers["in_flight"] = float(pipeline.in_flight)
-    return numbers
+def check_token(authorization: str, token: str) -> bool:
+    """Whether an Authorization header carries the metrics token; pure, constant-time compare."""
+    if not token:
+        return True
+    scheme, _, given = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 async def metrics(request: web.Request) -> web.Response:
-    async with request.app[DB].acquire(timeout=5) as conn:
+    app = request.app.get(SOURCE_APP, request.app)
+    if not check_token(request.headers.get("Authorization", ""), app[SETTINGS].metrics_token):
+        raise ApiError(
+            401, "invalid_metrics_token", "metrics need Authorization: Bearer <metrics_token>",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    async with app[DB].acquire(timeout=5) as conn:
         rows = await conn.fetch(q("jobs_counts"), timeout=5)
-    pipeline = request.app.get(PIPELINE)
-    text = render(
+    pipeline = app.get(PIPELINE)
+    registry: Metrics = app[METRICS]
+    # No await from here to the encoding: a concurrent scrape cannot swap the snapshot midway.
+    registry.state.snapshot = StateSnapshot(
         {r["status"]: r["n"] for r in rows},
-        request.app[READINESS].ready,
+        app[READINESS].ready,
         pipeline_numbers(pipeline) if pipeline is not None else None,
     )
-    return web.Response(text=text, headers={"Content-Type": CONTENT_TYPE})
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return web.Response(body=encode(registry.registry), headers={"Content-Type": content_type})
+
+
+async def metrics_listener_ctx(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx (with ``metrics_port``): serve /metrics on its own listener for the app's life.
+    ``serve`` binds its sockets before anything starts (a busy port fails fast); tests let it bind."""
+    settings = app[SETTINGS]
+    side = web.Application(middlewares=[error_middleware])
+    side[SOURCE_APP] = app
+    side.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(side, access_log=None, handle_signals=False)
+    await runner.setup()
+    socks: list[socket.socket] | None = app.get(METRICS_SOCKETS)
+    sites: list[web.BaseSite] = (
+        [web.SockSite(runner, sock) for sock in socks] if socks
+        else [web.TCPSite(runner, settings.metrics_host or settings.host, settings.metrics_port)]
+    )
+    try:
+        for site in sites:
+            await site.start()
+        yield
+    finally:
+        await runner.cleanup()
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/metrics", metrics)
+    """/metrics on the API port, unless ``metrics_port`` moved it (``metrics_listener_ctx``)."""
+    if not app[SETTINGS].metrics_port:
+        app.router.add_get("/metrics", metrics)

@@ -1,4 +1,5 @@
-"""``X-Request-Id``: echo a sane one from the client, otherwise make one; logged with errors."""
+"""``X-Request-Id``: echo a sane one from the client, otherwise make one; it tags every log line of
+the request (``server.logs.request_id_var``) and its access line."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import uuid
 from typing import Any
 
 from aiohttp import web
+
+from ..logs import request_id_var
 
 REQUEST_ID = web.RequestKey("request_id", str)
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -17,6 +20,7 @@ async def request_id_middleware(request: web.Request, handler: Any) -> web.Strea
     given = request.headers.get("X-Request-Id", "")
     request_id = given if _SANE.match(given) else uuid.uuid4().hex
     request[REQUEST_ID] = request_id
+    request_id_var.set(request_id)  # this request's own task: never seen by another request
     try:
         response = await handler(request)
     except web.HTTPException as exc:

@@ -22,7 +22,7 @@ def add_routes(app: web.Application) -> None:
 
     app.router.add_post("/api/v1/posts/{post_id}/reports", reports.report_post)
     app.router.add_post("/api/v1/comments/{comment_id}/reports", reports.report_comment)
-    app.router.add_get("/api/v1/posts/{post_id}/held/{name}", post_views.held_rendition)
+    app.router.add_get("/api/v1/posts/{post_id}/held/{name:.+}", post_views.held_rendition)
     app.router.add_get("/api/v1/admin/moderation/queue", admin_api.review_queue)
     app.router.add_post("/api/v1/admin/posts/{post_id}/approve", admin_api.approve)
     app.router.add_post("/api/v1/admin/posts/{post_id}/remove", admin_api.remove)

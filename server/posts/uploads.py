@@ -114,14 +114,30 @@ def _check_open(session: asyncpg.Record) -> None:
 async def _verify_object(store: Any, session: asyncpg.Record, req: CompleteRequest) -> str:
     """The sniffed image type of the stored source, or the 4xx saying what is wrong with it.
 
-    Cheap checks first (HEAD, 64 bytes) so junk never costs a full streamed hash."""
-    key = session["object_key"]
+    Uploads are create-only (a PUT never replaces stored bytes, so what is verified here is what the
+    pipeline will process); bytes that fail a check are therefore removed, so the client can PUT
+    the right ones and complete again. (A request that contradicts what init declared is refused
+    before the object is looked at, and leaves it alone.)"""
     declared_hash = session["file_hash"]
     if declared_hash is not None and declared_hash != req.file_hash:
         raise ApiError(422, "hash_mismatch", "file_hash differs from the one declared at upload/init")
     if req.file_size != session["file_size"]:
         raise ApiError(422, "size_mismatch",
                        f"file_size {req.file_size} differs from {session['file_size']} declared at upload/init")
+    try:
+        return await _check_object(store, session, req)
+    except ApiError as exc:
+        if exc.status == 422:
+            try:
+                await store.delete(session["object_key"])
+            except StoreUnavailable:
+                raise _store_unavailable() from None
+        raise
+
+
+async def _check_object(store: Any, session: asyncpg.Record, req: CompleteRequest) -> str:
+    """Cheap checks first (HEAD, 64 bytes) so junk never costs a full streamed hash."""
+    key = session["object_key"]
     try:
         info = await store.head(key)
         if info is None:
@@ -168,7 +184,7 @@ async def complete_upload(request: web.Request) -> web.Response:
             if locked["completed_at"] is not None:  # a concurrent complete won the lock first
                 return await _answer(conn, locked, locked["status"])
             _check_open(locked)
-            await conn.execute(q("mark_post_processing"), req.post_id, kind)
+            await conn.execute(q("mark_post_processing"), req.post_id, kind, req.file_hash)
             await conn.execute(q("mark_session_completed"), locked["id"])
             await conn.execute(q("enqueue_transcode"), req.post_id, settings.job_max_attempts)
             return await _answer(conn, locked, "processing")

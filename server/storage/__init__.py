@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ..config import Settings
 from .base import InvalidKey, ObjectInfo, ObjectNotFound, ObjectStore, PresignedUpload, StoreUnavailable
-from .keys import post_variant_prefix, source_key, validate_key, variant_key
+from .keys import post_variant_prefix, source_key, validate_key
 from .local import LocalStore
 from .s3 import S3Store
 from .signing import derive_signing_key
@@ -54,5 +54,4 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
 __all__ = [
     "InvalidKey", "LocalStore", "ObjectInfo", "ObjectNotFound", "ObjectStore", "PresignedUpload", "S3Store",
     "StoreUnavailable", "create_store", "post_variant_prefix", "source_key", "store_ctx", "validate_key",
-    "variant_key",
 ]

@@ -56,10 +56,6 @@ def source_post_id(key: str) -> uuid.UUID | None:
         return None
 
 
-def variant_key(post_id: uuid.UUID, variant: str, ext: str) -> str:
-    return validate_key(f"{VARIANT_PREFIX}{post_id}/{variant}.{ext}")
-
-
 def post_variant_prefix(post_id: uuid.UUID) -> str:
     return f"{VARIANT_PREFIX}{post_id}/"
 

@@ -122,11 +122,21 @@ class LocalStore:
             tmp.unlink(missing_ok=True)
             raise
 
-    def _commit(self, path: Path, tmp: Path, content_type: str, cache_control: str | None) -> None:
-        """Sidecar first, object last: the object's appearance is the commit point."""
+    def _commit(
+        self, path: Path, tmp: Path, content_type: str, cache_control: str | None, *, create_only: bool = False
+    ) -> None:
+        """Sidecar first, object last: the object's appearance is the commit point. ``create_only``
+        refuses to replace an existing object, atomically (a hard link fails if the name exists)."""
         meta = json.dumps({"content_type": content_type, "cache_control": cache_control}).encode()
         self._write_temp_then(path, meta, lambda mtmp: os.replace(mtmp, self._meta_path(path)))
-        os.replace(tmp, path)
+        if create_only:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise UploadRejected(412, "already_uploaded", "this upload already has its bytes; complete it") from None
+            tmp.unlink()
+        else:
+            os.replace(tmp, path)
         _fsync_dir(path.parent)
 
     def _put_sync(self, path: Path, data: bytes, content_type: str, cache_control: str | None) -> None:
@@ -139,8 +149,10 @@ class LocalStore:
         self, key: str, chunks: AsyncIterable[bytes], content_type: str, size: int, sha256_hex: str | None
     ) -> ObjectInfo:
         """Stream an upload to a temp file, checking size and SHA-256 on the way; only a complete,
-        matching body is renamed into place. Anything else (including a cut connection, which ends
-        or breaks ``chunks``) leaves no object and no temp file."""
+        matching body is put in place, and only if nothing is there yet (as S3's ``If-None-Match:
+        *``): stored bytes may be verified at any moment and must not change afterwards. Anything
+        else (including a cut connection, which ends or breaks ``chunks``) leaves no new object and
+        no temp file."""
         path = self.path_for(key)
         fh, tmp = await asyncio.to_thread(self._new_temp, path)
         digest = hashlib.sha256()
@@ -164,7 +176,7 @@ class LocalStore:
 
             def finish() -> None:
                 _finish_temp(fh, bytes(buffer))
-                self._commit(path, tmp, content_type, None)
+                self._commit(path, tmp, content_type, None, create_only=True)
 
             await asyncio.to_thread(finish)
             committed = True

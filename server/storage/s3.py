@@ -221,14 +221,17 @@ class S3Store:
     ) -> PresignedUpload:
         """Signs Content-Type, Content-Length and (if declared) x-amz-checksum-sha256, so S3 refuses
         any other type, size or bytes. Content-Length is set by every HTTP client from the body, so
-        it is not among the headers the client is told to send."""
+        it is not among the headers the client is told to send. ``If-None-Match: *`` makes the PUT
+        create-only: once bytes are stored (and later verified), a second PUT on the same URL, such
+        as one still in flight when upload/complete ran, is refused (412) instead of replacing them."""
         params: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": self.full_key(key),
             "ContentType": content_type,
             "ContentLength": size,
+            "IfNoneMatch": "*",
         }
-        headers = {"Content-Type": content_type}
+        headers = {"Content-Type": content_type, "If-None-Match": "*"}
         digest = normalize_sha256_hex(sha256_hex)
         if digest is not None:
             checksum = base64.b64encode(bytes.fromhex(digest)).decode()

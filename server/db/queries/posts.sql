@@ -45,8 +45,9 @@ WHERE s.post_id = $1
 FOR UPDATE OF s, p;
 
 -- name: mark_post_processing
--- $1 post_id, $2 content type as sniffed from the bytes (what the file really is)
-UPDATE posts SET status = 'processing', content_type = $2, updated_at = now()
+-- $1 post_id, $2 content type as sniffed from the bytes (what the file really is), $3 the SHA-256
+-- verified at complete (the pipeline checks the bytes it processes against it)
+UPDATE posts SET status = 'processing', content_type = $2, file_hash = $3, updated_at = now()
 WHERE id = $1 AND status = 'pending_upload';
 
 -- name: mark_session_completed
