@@ -216,6 +216,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from .serve import serve
 
+    if settings.moderation != "off":  # a pool of workers that cannot load it would hold every upload
+        from actors.moderation import unavailable_reason
+
+        problem = unavailable_reason(settings.moderation)
+        if problem:
+            print(f"imagepipe: config error: moderation: {problem}", file=sys.stderr)
+            return EXIT_CONFIG
+
     return serve(settings)
 
 

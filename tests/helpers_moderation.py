@@ -55,9 +55,9 @@ class ModApi:
         body = await resp.json() if resp.content_type == "application/json" else await resp.read()
         return resp.status, body
 
-    async def upload(self, token: str, data: bytes) -> str:
+    async def upload(self, token: str, data: bytes, content_type: str = "image/jpeg") -> str:
         """init, PUT, complete: the post id (processing)."""
-        body = {"filename": "p.jpg", "content_type": "image/jpeg", "file_size": len(data), "file_hash": sha256(data)}
+        body = {"filename": "p", "content_type": content_type, "file_size": len(data), "file_hash": sha256(data)}
         status, grant = await self.call("POST", "/api/v1/posts/upload/init", token, body)
         assert status == 201, grant
         status, text = await put_presigned(grant, data)
@@ -82,8 +82,8 @@ class ModApi:
             assert time.monotonic() < deadline, {k: v["status"] for k, v in posts.items()}
             await asyncio.sleep(0.2)
 
-    async def publish(self, token: str, data: bytes) -> dict:
-        post_id = await self.upload(token, data)
+    async def publish(self, token: str, data: bytes, content_type: str = "image/jpeg") -> dict:
+        post_id = await self.upload(token, data, content_type)
         return (await self.settled(token, [post_id]))[post_id]
 
     async def fetch(self, url: str, token: str | None = None) -> int:
@@ -91,6 +91,16 @@ class ModApi:
             async with session.get(url, headers=self.auth(token)) as resp:
                 await resp.read()
                 return resp.status
+
+    def stored(self, post_id: str) -> list[str]:
+        """Object keys of a post (local store): source and renditions, on either side."""
+        root = self.settings.data_dir / "objects"
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                      if p.is_file() and post_id in str(p) and not p.name.startswith("."))  # .meta: the store's own
+
+    @property
+    def pipeline(self) -> Any:
+        return self.app[appkeys.PIPELINE]
 
     async def count(self, table: str, where: str = "true", *args: Any) -> int:
         async with self.pool.acquire() as conn:

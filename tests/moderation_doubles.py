@@ -58,3 +58,16 @@ def bogus() -> Bogus:
 
 def broken_loader() -> None:
     raise OSError("model file is unreadable")
+
+
+class Dying(_Base):
+    """Takes its worker process down, as a segfault in a native model would."""
+
+    def scores(self, image: Any) -> Mapping[str, float]:
+        import os
+
+        os._exit(70)
+
+
+def dying() -> Dying:
+    return Dying("dying")

@@ -77,3 +77,12 @@ async def test_list_approve_and_remove_from_the_command_line(mod: ModApi) -> Non
     lines = audit.stdout.strip().splitlines()
     assert [line.split()[3] for line in lines[1:]] == ["hide", "remove"]
     assert "spam ring" in lines[-1] and lines[-1].split()[2].startswith("cli:")
+
+
+def test_serve_refuses_to_start_with_a_classifier_it_cannot_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = server_env(IMAGEPIPE_MODERATION="no_such_package.models:make")
+    done = subprocess.run([sys.executable, "-m", "server", "serve", "--data-dir", str(tmp_path / "d"), "--port", "1"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "moderation: cannot find module no_such_package.models" in done.stderr
+    assert not (tmp_path / "d" / "pg").exists()  # refused before anything started

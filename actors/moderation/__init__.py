@@ -7,15 +7,18 @@ Importable without aiohttp or asyncpg (and without onnxruntime until a model is 
 - ``load_classifier`` / ``preload``: one instance per worker process, loaded once, not per image.
 - ``assess``: run the classifier on one image within a time limit; a crash or a hang becomes an
   ``Assessment`` with an ``error`` (the caller then holds the post for review), never an exception.
-- ``decide``: the policy, pure: publish, hold for review or reject, from an assessment and two scores.
+- ``decide``: the policy, pure: publish, hold for review or reject, from an assessment and two scores;
+  ``moderate_result`` applies it to a transcode result (the pipeline's ``moderate`` hook).
 - ``nudenet_model_path`` / ``nudenet_licence``: where the default model sits and what its wheel says
   about its licence, found without importing ``nudenet`` (which would import OpenCV).
 """
 
-from ._classifier import Classifier, ClassifierUnavailable, is_valid_spec, load_classifier, preload
+from ._classifier import (
+    Classifier, ClassifierUnavailable, is_valid_spec, load_classifier, preload, unavailable_reason,
+)
 from ._model_files import nudenet_licence, nudenet_model_path
 from ._stage import Assessment, ModerationOptions, assess
-from .policy import PUBLISH, REJECT, REVIEW, Decision, decide
+from .policy import PUBLISH, REJECT, REVIEW, Decision, decide, moderate_result
 
 __all__ = [
     "PUBLISH",
@@ -30,7 +33,9 @@ __all__ = [
     "decide",
     "is_valid_spec",
     "load_classifier",
+    "moderate_result",
     "nudenet_licence",
     "nudenet_model_path",
     "preload",
+    "unavailable_reason",
 ]

@@ -63,6 +63,31 @@ def _factory(spec: str) -> Callable[[], Classifier]:
     return factory
 
 
+def unavailable_reason(spec: str) -> str | None:
+    """Why ``spec`` could not load in a worker, found without loading it (no model, no import of
+    the operator's module), or None. The server checks this before it starts a pool."""
+    if spec == "nudenet":
+        import importlib.util
+
+        from ._model_files import MODEL_ENV, nudenet_model_path
+
+        if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("numpy") is None:
+            return "moderation = nudenet needs onnxruntime and numpy: install imagepipe[moderation]"
+        if nudenet_model_path() is None:
+            return f"the NudeNet model (320n.onnx) was not found: install imagepipe[moderation] or set {MODEL_ENV}"
+        return None
+    if not is_valid_spec(spec):
+        return f"{spec!r} is neither {', '.join(BUILTIN)} nor module:factory"
+    import importlib.util
+
+    module_name = spec.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        found = None
+    return None if found is not None else f"cannot find module {module_name} (moderation = {spec})"
+
+
 # One instance per worker process and spec: a model costs tens of MB and a few hundred ms to load.
 _LOADED: dict[str, Classifier] = {}
 _LOCK = threading.Lock()

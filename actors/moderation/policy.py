@@ -16,9 +16,25 @@ REJECT_CODE = "rejected_by_moderation"
 
 @dataclass(frozen=True)
 class Decision:
+    """What happens to a post; carries the assessment so the publisher's transaction can keep the
+    scores (``holds`` / ``rejects`` are all the pipeline itself reads)."""
+
     action: str  # publish | review | reject
     why: str  # classifier | classifier_error | off
     message: str = ""
+    assessment: Any = None
+
+    @property
+    def holds(self) -> bool:
+        return self.action == REVIEW
+
+    @property
+    def rejects(self) -> bool:
+        return self.action == REJECT
+
+    @property
+    def code(self) -> str:
+        return REJECT_CODE
 
 
 def decide(assessment: Any, review_score: float, reject_score: float) -> Decision:
@@ -27,10 +43,22 @@ def decide(assessment: Any, review_score: float, reject_score: float) -> Decisio
         return Decision(PUBLISH, "off")
     if assessment.error or assessment.score is None:
         return Decision(REVIEW, "classifier_error",
-                        f"the classifier gave no answer ({assessment.error}): held for a person to look at")
+                        f"the classifier gave no answer ({assessment.error}): held for a person to look at",
+                        assessment)
     if assessment.score >= reject_score:
         return Decision(REJECT, "classifier",
-                        f"the image was rejected by automatic moderation (score {assessment.score:.2f})")
+                        f"the image was rejected by automatic moderation (score {assessment.score:.2f})", assessment)
     if assessment.score >= review_score:
-        return Decision(REVIEW, "classifier", f"held for review (score {assessment.score:.2f})")
-    return Decision(PUBLISH, "classifier")
+        return Decision(REVIEW, "classifier", f"held for review (score {assessment.score:.2f})", assessment)
+    return Decision(PUBLISH, "classifier", "", assessment)
+
+
+def moderate_result(result: Any, review_score: float, reject_score: float) -> Decision:
+    """``PipelineConfig.moderate``: the decision on a transcode result. A result without an
+    assessment while moderation is on (a transcode function that skipped it) is held, not published."""
+    assessment = getattr(result, "moderation", None)
+    if assessment is None:
+        from ._stage import ERROR_UNAVAILABLE, Assessment
+
+        assessment = Assessment("none", error=ERROR_UNAVAILABLE, message="the transcode returned no assessment")
+    return decide(assessment, review_score, reject_score)

@@ -37,11 +37,15 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
         # A JPEG source's own bytes per pixel bound what a re-encode at photo quality takes; it
         # lets the encoder skip a probe when the budget clearly cannot bind.
         source_bpp = len(source) / (header.width * header.height) if header.format == "jpeg" else None
+        # What the classifier sees: the smallest variant still as large as its input (the medium).
+        subject, min_side = None, options.moderation.min_side if options.moderation is not None else 0
         for spec in variants:
             resized = resize_to_fit(image, spec.max_side)
             if resized is not image and spec is not variants[-1]:
                 resized = resized.copy_memory()  # the next, smaller variant is cut from this one
             image = resized
+            if min_side and (subject is None or max(image.width, image.height) >= min_side):
+                subject = image
             hint = source_bpp * image.width * image.height if source_bpp else None
             for fmt in options.formats:
                 renditions.append(
@@ -52,6 +56,9 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
                 )
             lap(spec.name)
         tiny = tiny_rgb(image)
+        assessment = _moderate(subject, options.moderation)
+        if assessment is not None:
+            lap("moderation")
     except pyvips.Error as exc:
         raise TranscodeError("image_corrupt", f"cannot decode {header.format} data: {_first_line(exc)}") from exc
     order = {spec.name: i for i, spec in enumerate(options.variants)}
@@ -64,7 +71,18 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
         placeholder=placeholder(tiny),
         dominant_color=dominant_color(tiny),
         timings=tuple(lap.steps),
+        moderation=assessment,
     )
+
+
+def _moderate(image: pyvips.Image | None, options: object):  # type: ignore[no-untyped-def]
+    """The classifier's assessment of the decoded image, or None without moderation. Never raises:
+    a classifier that fails or hangs is an assessment with an error (the post is held, not lost)."""
+    if options is None or image is None:
+        return None
+    from actors.moderation import assess  # only workers with moderation on load it
+
+    return assess(image, options)
 
 
 class _Laps:

@@ -20,6 +20,7 @@ import asyncpg
 from actors.pipeline.ports import ClaimedJob, Published, PublishOutcome, RetryOutcome, StoredImage
 
 from ..db import q
+from ..moderation import assessments
 
 
 def _gave_up_message(attempts: int, message: str) -> str:
@@ -118,11 +119,13 @@ class JobQueue:
             await conn.execute(q("pipeline_forget_writes"), job.claim)
 
     async def publish(
-        self, job: ClaimedJob, images: list[StoredImage], width: int, height: int, metadata: dict[str, Any]
+        self, job: ClaimedJob, images: list[StoredImage], width: int, height: int, metadata: dict[str, Any],
+        moderation: Any = None,
     ) -> PublishOutcome:
         """One transaction: the job succeeds (fenced), the post's image rows point at this claim's
         objects, and the post is published; or, if the post was deleted meanwhile, the job is
-        closed and nothing is shown."""
+        closed and nothing is shown. ``moderation`` (server.moderation.assessments) may hold the
+        post for review instead, or fail it as rejected; its scores are kept either way."""
         async with self.pool.acquire() as conn, conn.transaction():
             deleted = await conn.fetchval(q("pipeline_lock_post"), job.post_id)
             if deleted:
@@ -130,6 +133,8 @@ class JobQueue:
                     q("jobs_mark_final"), job.id, job.claim, "failed", "the post was deleted", "post_deleted"
                 )
                 return PublishOutcome(Published.POST_DELETED if closed is not None else Published.LOST)
+            if moderation is not None and moderation.rejects:
+                return await assessments.reject(conn, job, moderation)
             queued_for_s = await conn.fetchval(q("jobs_mark_succeeded"), job.id, job.claim)
             if queued_for_s is None:
                 return PublishOutcome(Published.LOST)
@@ -138,8 +143,15 @@ class JobQueue:
                     q("pipeline_insert_image"), job.post_id, image.variant, image.format, image.key,
                     image.width, image.height, image.bytes, image.quality,
                 )
-            await conn.execute(q("pipeline_publish_post"), job.post_id, width, height, metadata)
+            if moderation is not None and moderation.holds:
+                await assessments.hold(conn, job, moderation, width, height, metadata)
+            else:
+                await conn.execute(q("pipeline_publish_post"), job.post_id, width, height, metadata)
+                if moderation is not None:
+                    await assessments.keep_scores(conn, job.post_id, moderation)
             await conn.execute(q("pipeline_forget_writes"), job.claim)  # published: nothing to sweep
+            if moderation is not None and moderation.holds:
+                return PublishOutcome(Published.HELD, queued_for_s)
             return PublishOutcome(Published.PUBLISHED, queued_for_s)
 
     async def prune_succeeded(self, retention_days: float, batch: int) -> int:

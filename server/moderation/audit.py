@@ -7,7 +7,6 @@ without its record nor a record of something that did not happen.
 from __future__ import annotations
 
 import getpass
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -45,4 +44,4 @@ async def record(
     details: Mapping[str, Any] | None = None,
 ) -> None:
     await conn.execute(q("moderation_audit"), actor.id, actor.label, action, post_id, comment_id, user_id,
-                       reason, json.dumps(dict(details or {})))
+                       reason, dict(details or {}))  # the pool's codec encodes jsonb
