@@ -24,6 +24,7 @@ from .errors import BenchError
 from .launch import start_server
 from .progress import Progress, say
 from .promtext import gauge, queue_depth
+from .social import SocialTally, social_client
 from .stats import PipelineFigures
 
 PUBLISH_TIMEOUT_S = 300.0
@@ -166,7 +167,7 @@ async def _sample_queue(base: str, tally: Tally) -> None:
 
 
 async def drive(target: Target, items: Sequence[Upload], workers: int, clients: int, uploads: int,
-                progress: bool = True, probe: CpuProbe | None = None) -> PipelineFigures:
+                progress: bool = True, probe: CpuProbe | None = None, social: bool = False) -> PipelineFigures:
     """Accounts, a warm-up round (one upload per worker, untimed), then the measured run."""
     base = target.base_url.rstrip("/")
     connector = aiohttp.TCPConnector(limit=max(100, clients * 2))
@@ -189,6 +190,10 @@ async def drive(target: Target, items: Sequence[Upload], workers: int, clients: 
         bar = Progress(f"pipeline x{workers} ({clients} clients)", clients * uploads, enabled=progress)
         samplers = [asyncio.create_task(_sample_api(base, probe_url, tokens[0], tally)),
                     asyncio.create_task(_sample_queue(base, tally))]
+        social_tally = SocialTally() if social else None
+        if social_tally is not None:  # one companion per client, on the warm-up post
+            samplers += [asyncio.create_task(social_client(base, token, warm[0][0], tally, social_tally))
+                         for token in tokens]
         cpu_before = probe.sample() if probe else None
         try:
             # Round-robin over the set as a whole, so the uploaded mix matches the codec run's
@@ -206,6 +211,8 @@ async def drive(target: Target, items: Sequence[Upload], workers: int, clients: 
         bar.close(f"{len(tally.published_at) / wall:.2f} uploads/s" if wall else "")
     for failure in tally.failures:
         say(f"pipeline: post failed: {failure}", progress)
+    for error in (social_tally.errors[:5] if social_tally else []):
+        say(f"pipeline: social call failed: {error}", progress)
     busy = [s for s, saturated in tally.api_s if saturated]
     return PipelineFigures(
         workers=workers,
@@ -221,6 +228,9 @@ async def drive(target: Target, items: Sequence[Upload], workers: int, clients: 
         saturated=bool(busy),
         cpu_share=cpu_split,
         pool_busy_avg=sum(tally.pool_busy) / len(tally.pool_busy) if tally.pool_busy else None,
+        social_s=social_tally.timed() if social_tally else None,
+        social_saturated=social_tally.saturated if social_tally else True,
+        social_refused=social_tally.refused if social_tally else 0,
     )
 
 
@@ -234,18 +244,19 @@ def run_pipeline(
     data_dir: str | None = None,
     config: str | None = None,
     progress: bool = True,
+    social: bool = False,
 ) -> PipelineFigures:
     """Against ``url``, or a server started here (and stopped, its data removed, afterwards)."""
     items = [Upload.load(p) for p in paths]
     if url:
         outbox = Path(data_dir) / "outbox" if data_dir else None
-        return _run(drive(Target(url, outbox, token), items, workers, clients, uploads, progress), url)
+        return _run(drive(Target(url, outbox, token), items, workers, clients, uploads, progress, social=social), url)
     say(f"pipeline: starting a server with {workers} worker(s)", progress)
     server = start_server(workers, parent_dir=data_dir, config=config)
     try:
         probe = CpuProbe(server.proc.pid, server.data_dir / "pg")
         target = Target(server.base_url, server.outbox, token)
-        return _run(drive(target, items, workers, clients, uploads, progress, probe), server.base_url)
+        return _run(drive(target, items, workers, clients, uploads, progress, probe, social), server.base_url)
     except BenchError as exc:
         raise BenchError(f"{exc}\n--- server log (tail) ---\n{server.log_tail()}") from None
     finally:

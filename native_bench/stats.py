@@ -12,6 +12,7 @@ CPU_VS_NAIVE_MAX = 0.7  # our CPU per image at most 0.7x the one-thumbnail-per-v
 SPEED_VS_PILLOW_MIN = 2.0  # at least twice the images/s of the Pillow baseline
 PIPELINE_VS_CODEC_MIN = 0.85  # the HTTP pipeline keeps the pool at least 85% as busy as a bare loop
 API_P99_MAX_MS = 50.0  # the API stays responsive while the pool is saturated
+SOCIAL_P99_MAX_MS = 20.0  # like, unlike and comment round trips while the pool is saturated
 
 # Recommendation knobs (why each value is what it is is said where it is used).
 NEAR_BEST = 0.95
@@ -104,6 +105,13 @@ class PipelineFigures:
     saturated: bool = True  # False: the samples had to be taken with the pool not full
     pool_busy_avg: float | None = None  # mean busy workers while saturated, from /metrics
     cpu_share: dict[str, float] | None = None  # % of all cores by role (server we started only)
+    social_s: dict[str, tuple[float, ...]] | None = None  # --social: round trips per call, like the API
+    social_saturated: bool = True
+    social_refused: int = 0  # 429 answers waited out (a target with its default rate limits)
+
+    @property
+    def social_all_s(self) -> tuple[float, ...]:
+        return tuple(s for samples in (self.social_s or {}).values() for s in samples)
 
     @property
     def uploads_per_s(self) -> float:
@@ -126,6 +134,16 @@ class PipelineFigures:
             "saturated": self.saturated,
             "pool_busy_avg": None if self.pool_busy_avg is None else _round(self.pool_busy_avg),
             "cpu_share_pct": self.cpu_share,
+            **(self._social_dict() if self.social_s is not None else {}),
+        }
+
+    def _social_dict(self) -> dict:
+        calls = {name: ms_summary(samples, (50, 99)) for name, samples in (self.social_s or {}).items()}
+        return {
+            "social_ms": {**calls, "all": ms_summary(self.social_all_s, (50, 99))},
+            "social_samples": {name: len(samples) for name, samples in (self.social_s or {}).items()},
+            "social_saturated": self.social_saturated,
+            "social_refused": self.social_refused,
         }
 
 
@@ -209,6 +227,13 @@ def target_checks(codec: Sequence[CodecFigures], pipeline: PipelineFigures | Non
             f"{pipeline.api_endpoint} p99 over {len(pipeline.api_s)} samples"
             + ("" if pipeline.saturated else " (pool never saturated: add clients)"),
         ))
+        if pipeline.social_s is not None:
+            social = pipeline.social_all_s
+            checks.append(Check(
+                "social_p99_ms", percentile([s * 1000 for s in social], 99), SOCIAL_P99_MAX_MS, False,
+                f"like, unlike, comment p99 over {len(social)} round trips"
+                + ("" if pipeline.social_saturated else " (pool never saturated: add clients)"),
+            ))
     return checks
 
 

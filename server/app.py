@@ -19,10 +19,11 @@ from .config import Settings
 from .db import create_pool, migrate
 from .db.embedded import start_embedded_async
 from .http import error_middleware, request_id_middleware
-from .http import cors, health, metrics
+from .http import cors, hardening, health, metrics
 from .metrics import Metrics
 from . import auth, mail
 from . import moderation, posts
+from . import social
 from .storage import media_routes, store_ctx
 from .readiness import Readiness
 from .secrets_store import load_or_create_jwt_key
@@ -102,6 +103,7 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     app.cleanup_ctx.append(_readiness_ctx)
     app.on_shutdown.append(_on_shutdown)
 
+    hardening.install(app)  # Server header without versions
     health.add_routes(app)
     metrics.add_routes(app)
     # -- feature routes are added here --
@@ -109,5 +111,6 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
         media_routes.add_routes(app)
     auth.add_routes(app)
     posts.add_routes(app)
+    social.add_routes(app)
     moderation.add_routes(app)
     return app

@@ -71,6 +71,12 @@ class Settings:
     rate_limit_account_per_min: int = 10
     trust_x_forwarded_for: bool = False  # only behind a proxy that sets it; else clients could spoof their IP
 
+    # Social (server/social): per-account actions per one-minute window, shared by every instance
+    # like the auth limits. Unfollow, unlike count with follow, like: toggling is not free.
+    rate_limit_follows_per_min: int = 30
+    rate_limit_likes_per_min: int = 120
+    rate_limit_comments_per_min: int = 20
+
     # Mail
     mail_mode: str = "file"  # file | smtp
     mail_from: str = "imagepipe <no-reply@localhost>"
@@ -121,6 +127,23 @@ class Settings:
     metrics_host: str = ""  # default: host
     metrics_token: str = _secret("")  # set: /metrics answers only "Authorization: Bearer <token>"
     cors_origins: tuple[str, ...] = ()  # web app origins allowed to call the API; "*" for any
+    # Abuse resistance: accounts
+    unverified_account_ttl_s: int = 2 * 24 * 3600  # an unverified sign-up frees its email and username after this
+    reset_token_ttl_s: int = 3600  # password-reset links
+    account_mails_per_hour: int = 3  # verification/reset/notice mails one address receives per hour, at most
+    password_min_score: int = 3  # zxcvbn score 0-4 a new password needs
+    jwt_leeway_s: int = 30  # clock skew tolerated between instances on iat/nbf/exp
+    login_lockout_window_s: int = 900  # failed-login counters below are per window of this length
+    login_failures_per_address: int = 5  # failures on one account from one address without a device token
+    login_failures_per_device: int = 5  # failures on one account from one device token
+    login_failures_per_account: int = 50  # failures on one account from all untrusted clients together
+    # Abuse resistance: uploads
+    user_quota_bytes: int = 5 * 1024**3  # sources + variants of an account's posts
+    uploads_per_user_per_min: int = 30  # upload/init calls one account may make per minute
+    # Abuse resistance: HTTP
+    http_header_timeout_s: float = 10.0  # request line + headers must arrive within this (also idle keep-alive)
+    http_body_timeout_s: float = 30.0  # a JSON body must arrive within this
+    http_max_connections: int = 512  # open client connections; past it the longest-idle one is dropped
 
     # Where this came from, for messages; not a setting.
     config_file: Path | None = None
@@ -198,6 +221,14 @@ _POSITIVE = {
     "job_timeout_s", "job_max_attempts", "job_lease_s", "poll_interval_s", "backlog_high_water", "job_retention_days",
     "max_image_pixels", "max_animation_frames", "min_image_side", "rate_limit_ip_per_min",
     "rate_limit_account_per_min", "s3_max_attempts", "s3_connect_timeout_s", "s3_read_timeout_s",
+    # social
+    "rate_limit_follows_per_min", "rate_limit_likes_per_min", "rate_limit_comments_per_min",
+    # Abuse resistance
+    "unverified_account_ttl_s", "reset_token_ttl_s", "account_mails_per_hour", "login_lockout_window_s",
+    "login_failures_per_address", "login_failures_per_device", "login_failures_per_account",
+    "user_quota_bytes", "uploads_per_user_per_min", "http_header_timeout_s", "http_body_timeout_s",
+    "http_max_connections",
+    # moderation
     "moderation_timeout_s", "report_hide_threshold", "reports_per_hour",
 }
 
@@ -329,6 +360,7 @@ def validate(settings: Settings) -> list[str]:
         problems.append(f"variants: {exc}")
     if not 1 <= settings.quality_floor <= 100:
         problems.append(f"quality_floor: {settings.quality_floor} is outside 1-100")
+    problems.extend(_validate_abuse_resistance(settings))
     bad_formats = [f for f in settings.output_formats if f not in _ALLOWED_FORMATS]
     if bad_formats or "jpeg" not in settings.output_formats:
         problems.append(
@@ -377,4 +409,20 @@ def _validate_operations(settings: Settings) -> list[str]:
                 f"cors_origins: {origin!r} is not an origin like https://app.example.com "
                 "(scheme, host and optional port; no path) or *"
             )
+    return problems
+
+
+def _validate_abuse_resistance(settings: Settings) -> list[str]:
+    """Ranges of the abuse-resistance settings that "greater than 0" does not cover."""
+    problems: list[str] = []
+    if not 0 <= settings.password_min_score <= 4:
+        problems.append(f"password_min_score: {settings.password_min_score} is outside 0-4 (zxcvbn scores)")
+    if not 0 <= settings.jwt_leeway_s <= 300:
+        problems.append(f"jwt_leeway_s: {settings.jwt_leeway_s} is outside 0-300")
+    if settings.unverified_account_ttl_s < settings.verify_token_ttl_s:
+        problems.append("unverified_account_ttl_s: must be at least verify_token_ttl_s (a link must not outlive its sign-up)")
+    if settings.login_failures_per_account < settings.login_failures_per_address:
+        problems.append("login_failures_per_account: must be at least login_failures_per_address")
+    if settings.http_max_connections < 16:
+        problems.append(f"http_max_connections: {settings.http_max_connections} is below 16")
     return problems

@@ -126,7 +126,8 @@ async def test_list_defaults_and_bad_parameters(local_api: PostsApi) -> None:
     assert body["items"][0]["variants"]["thumbnail"]["url"].endswith("/thumbnail.jpg")
     url = f"/api/v1/users/{local_api.user_id}/posts"
     cases = [
-        (url + "?limit=0", 400, "invalid_request"), (url + "?limit=101", 400, "invalid_request"),
+        (url + "?limit=0", 400, "invalid_limit"), (url + "?limit=101", 400, "invalid_limit"),
+        (url + "?limit=%C2%B2", 400, "invalid_limit"),
         (url + "?cursor=bogus", 400, "invalid_cursor"), ("/api/v1/users/xyz/posts", 400, "invalid_id"),
         (f"/api/v1/users/{uuid.uuid4()}/posts", 404, "user_not_found"),
     ]

@@ -34,7 +34,10 @@ async def test_phone_photo_reaches_processing_with_one_job(api: PostsApi, photo:
     assert resp.status == 200, await resp.text()
     first = await resp.json()
     jobs = await _job_rows(api, grant["post_id"])
-    assert first == {"post_id": grant["post_id"], "status": "processing", "job_id": jobs[0]["id"]}
+    source = f"uploads/{api.user_id}/{grant['post_id']}/source"
+    assert first == {"post_id": grant["post_id"], "status": "processing", "job_id": jobs[0]["id"],
+                     "message": "upload complete; the photo is being processed", "image_key": source}
+    assert "presigned_url" in grant["instructions"]  # compatibility fields of the seed's clients
     assert [(j["status"], j["kind"]) for j in jobs] == [("queued", "transcode")]
 
     again = await api.complete(api.complete_body(grant, photo))  # a retry after a lost answer

@@ -3,6 +3,7 @@ sweeps that expire abandoned uploads and purge deleted posts' objects.
 
 Public surface: ``add_routes`` (HTTP); ``expire_upload_sessions`` and ``purge_deleted_posts`` for
 the pipeline's reaper (``chores(pool, store)`` gives both as zero-argument callables);
+``purge_soon`` (start purging deleted posts' objects in the background, e.g. after an account deletion);
 ``sniff_image_type`` (what bytes really are).
 """
 
@@ -11,7 +12,7 @@ from aiohttp import web
 from .cleanup import chores, expire_upload_sessions, purge_deleted_posts
 from .sniff import sniff_image_type
 from .uploads import complete_upload, init_upload
-from .views import BACKGROUND, delete_post, drain_background, get_post, list_user_posts
+from .views import BACKGROUND, delete_post, drain_background, get_post, list_user_posts, purge_soon
 
 
 def add_routes(app: web.Application) -> None:
@@ -24,4 +25,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/users/{user_id}/posts", list_user_posts)
 
 
-__all__ = ["add_routes", "chores", "expire_upload_sessions", "purge_deleted_posts", "sniff_image_type"]
+__all__ = [
+    "add_routes", "chores", "expire_upload_sessions", "purge_deleted_posts", "purge_soon", "sniff_image_type",
+]

@@ -5,8 +5,9 @@ URLs come from a function (the store's ``public_url``) so the same code serves l
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping
+
+from ..http import rfc3339
 
 VARIANT_NAMES = ("thumbnail", "medium", "original")
 PRIMARY_FORMAT = "jpeg"  # always produced; other formats (webp, avif) are offered alongside it
@@ -15,10 +16,6 @@ PRIMARY_FORMAT = "jpeg"  # always produced; other formats (webp, avif) are offer
 _ERROR_MESSAGES = {
     "upload_expired": "the upload was not completed before its session expired",
 }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _rendition(image: Mapping[str, Any], url_for: Callable[[str], str]) -> dict[str, Any]:
@@ -69,9 +66,12 @@ def post_json(
         "like_count": post["like_count"] or 0,
         "comment_count": post["comment_count"] or 0,
         "view_count": post["view_count"] or 0,
-        "created_at": _iso(post["created_at"]),
-        "published_at": _iso(post["published_at"]),
+        "created_at": rfc3339(post["created_at"]),
+        "published_at": rfc3339(post["published_at"]),
     }
+    liked = post.get("liked_by_me")
+    if liked is not None:  # only asked for (and only meaningful) when the caller sent a Bearer
+        body["liked_by_me"] = liked
     for key in ("placeholder", "dominant_color"):
         if metadata.get(key):
             body[key] = metadata[key]

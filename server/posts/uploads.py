@@ -25,12 +25,23 @@ from ..db import q
 from ..http import ApiError, read_json
 from ..storage import ObjectNotFound, StoreUnavailable
 from ..storage.keys import source_key
+from .quota import check_quota, count_upload
 from .sniff import SNIFF_BYTES, sniff_image_type
 from .validation import CompleteRequest, parse_complete, parse_init
 
 # How long a client should wait before retrying when the pipeline or the store is saturated:
 # long enough for a few jobs to drain, short enough that a phone app's retry feels prompt.
 RETRY_AFTER_S = 5
+
+INIT_INSTRUCTIONS = (
+    "PUT the file's bytes to presigned_url with exactly upload_headers before expires_in seconds pass, "
+    "then POST /api/v1/posts/upload/complete with post_id, upload_token, file_hash and file_size."
+)
+COMPLETE_MESSAGES = {
+    "processing": "upload complete; the photo is being processed",
+    "published": "upload complete; the photo is published",
+    "failed": "upload complete, but processing failed; see the post's error",
+}
 
 
 def hash_token(token: str) -> bytes:
@@ -67,6 +78,7 @@ async def init_upload(request: web.Request) -> web.Response:
     # Presigning is local signing work; doing it first means a failure here creates nothing.
     presigned = request.app[appkeys.STORE].presign_put(key, req.content_type, req.file_size, req.file_hash, ttl)
     async with request.app[appkeys.DB].acquire() as conn:
+        await count_upload(conn, settings, user_id)
         await _check_backlog(conn, settings.backlog_high_water)
         async with conn.transaction():
             await conn.execute(q("lock_user_for_upload"), user_id)
@@ -77,6 +89,7 @@ async def init_upload(request: web.Request) -> web.Response:
                     f"{open_uploads} uploads are still open; complete them or wait for them to expire",
                     headers={"Retry-After": str(RETRY_AFTER_S)},
                 )
+            await check_quota(conn, settings, user_id, req.file_size)
             await conn.execute(q("insert_post"), post_id, user_id, req.caption, key, req.content_type,
                                req.file_size, req.file_hash)
             await conn.execute(q("insert_post_metadata"), post_id)
@@ -90,6 +103,7 @@ async def init_upload(request: web.Request) -> web.Response:
             "upload_headers": presigned.headers,
             "upload_token": token,
             "expires_in": presigned.expires_in or ttl,
+            "instructions": INIT_INSTRUCTIONS,  # the seed's clients show it (DESIGN "Compatibility")
         },
         status=201,
     )
@@ -161,7 +175,13 @@ async def _check_object(store: Any, session: asyncpg.Record, req: CompleteReques
 
 async def _answer(conn: asyncpg.Connection, session: asyncpg.Record, status: str) -> web.Response:
     job_id = await conn.fetchval(q("transcode_job_id"), session["post_id"])
-    return web.json_response({"post_id": str(session["post_id"]), "status": status, "job_id": job_id})
+    return web.json_response({
+        "post_id": str(session["post_id"]), "status": status, "job_id": job_id,
+        # The seed's clients read these two (DESIGN "Compatibility"): a line to show, and the key
+        # the source was stored under.
+        "message": COMPLETE_MESSAGES.get(status, f"the post is {status}"),
+        "image_key": session["object_key"],
+    })
 
 
 async def complete_upload(request: web.Request) -> web.Response:

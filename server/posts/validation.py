@@ -157,8 +157,11 @@ def parse_complete(body: Mapping[str, Any], max_upload_bytes: int) -> CompleteRe
 
 
 def parse_limit(raw: str | None) -> int:
+    """``limit`` of every keyset-paged list (posts, social lists); 400 ``invalid_limit``."""
     if raw is None or raw == "":
         return DEFAULT_PAGE_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_LIMIT:
-        raise _invalid("limit", f"must be an integer from 1 to {MAX_PAGE_LIMIT}")
+    # isdecimal and not isdigit: "²".isdigit() is True and int("²") raises.
+    if not (raw.isascii() and raw.isdecimal()) or len(raw) > 3 or not 1 <= int(raw) <= MAX_PAGE_LIMIT:
+        raise ApiError(400, "invalid_limit", f"limit: must be an integer from 1 to {MAX_PAGE_LIMIT}",
+                       details={"field": "limit"})
     return int(raw)

@@ -2,7 +2,8 @@
 
 Visibility: a post is readable by id in any status (the id is an unguessable UUID and the owner's
 app polls it while processing); a user's *list* shows only published posts to others and everything
-to the owner, so drafts and failures are never enumerable.
+to the owner, so drafts and failures are never enumerable. Across a block (server/social) neither
+side sees the other's posts: the SQL function ``post_visible_to`` decides, in the queries.
 """
 
 from __future__ import annotations
@@ -46,13 +47,14 @@ async def _serialize(
 
 async def get_post(request: web.Request) -> web.Response:
     post_id = parse_uuid(request.match_info["post_id"])
+    viewer = await _viewer(request)
     async with request.app[appkeys.DB].acquire() as conn:
-        post = await conn.fetchrow(q("get_post"), post_id)
+        post = await conn.fetchrow(q("get_post"), post_id, viewer)
         if post is None:
             raise ApiError(404, "post_not_found", "no such post")
-        viewer = await moderation.require_visible(request, conn, post)
+        who = await moderation.require_visible(request, conn, post)
         (body,) = await _serialize(conn, request.app, [post])
-        await moderation.annotate(conn, [body], viewer)
+        await moderation.annotate(conn, [body], who)
     return web.json_response(body)
 
 
@@ -68,26 +70,35 @@ async def list_user_posts(request: web.Request) -> web.Response:
     limit = parse_limit(request.query.get("limit"))
     raw_cursor = request.query.get("cursor")
     after_at, after_id = decode_cursor(raw_cursor) if raw_cursor else (None, None)
-    viewer_id = await _viewer(request)
-    statuses = ALL_STATUSES if viewer_id == user_id else PUBLIC_STATUSES
+    viewer = await _viewer(request)
+    statuses = ALL_STATUSES if viewer == user_id else PUBLIC_STATUSES
     async with request.app[appkeys.DB].acquire() as conn:
         # One row more than asked tells whether another page exists without a count.
-        rows = await conn.fetch(q("list_user_posts"), user_id, statuses, after_at, after_id, limit + 1)
-        if not rows and not await conn.fetchval(q("user_exists"), user_id):
+        rows = await conn.fetch(q("list_user_posts"), user_id, statuses, after_at, after_id, limit + 1, viewer)
+        if not rows and not await conn.fetchval(q("user_exists"), user_id, viewer):
             raise ApiError(404, "user_not_found", "no such user")
         page = rows[:limit]
         items = await _serialize(conn, request.app, page)
-        if viewer_id == user_id:
-            await moderation.annotate(conn, items, moderation.Viewer(viewer_id, False))
+        if viewer == user_id:
+            await moderation.annotate(conn, items, moderation.Viewer(viewer, False))
     next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
     return web.json_response({"items": items, "next_cursor": next_cursor})
 
 
-async def _purge_soon(app: web.Application, post_id: uuid.UUID) -> None:
+async def _purge(app: web.Application, post_id: uuid.UUID | None) -> None:
     try:
         await purge_deleted_posts(app[appkeys.DB], app[appkeys.STORE], post_id=post_id)
     except Exception:  # the periodic sweep retries; a failed purge must not surface anywhere else
-        log.warning("purge of deleted post %s failed; the reaper will retry", post_id, exc_info=True)
+        log.warning("purge of deleted post(s) %s failed; the reaper will retry", post_id or "", exc_info=True)
+
+
+def purge_soon(app: web.Application, post_id: uuid.UUID | None = None) -> None:
+    """Start removing the objects of deleted post ``post_id`` (None: of every deleted post, e.g.
+    after an account deletion) in the background, without waiting for the periodic sweep."""
+    tasks = app[BACKGROUND]
+    task = asyncio.get_running_loop().create_task(_purge(app, post_id))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 async def delete_post(request: web.Request) -> web.Response:
@@ -102,10 +113,7 @@ async def delete_post(request: web.Request) -> web.Response:
                 raise ApiError(403, "forbidden", "only the author may delete a post")
             await conn.execute(q("soft_delete_post"), post_id)
             await conn.execute(q("cancel_queued_jobs"), post_id)
-    tasks = request.app[BACKGROUND]
-    task = asyncio.get_running_loop().create_task(_purge_soon(request.app, post_id))
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
+    purge_soon(request.app, post_id)
     return web.Response(status=204)
 
 

@@ -19,8 +19,11 @@ INSERT INTO post_metadata (post_id) VALUES ($1);
 SELECT 1 FROM users WHERE id = $1 FOR UPDATE
 
 -- name: count_open_uploads
-SELECT count(*) FROM upload_sessions
-WHERE user_id = $1 AND completed_at IS NULL AND expired_at IS NULL AND expires_at > now()
+-- A deleted post's session stays open for the expiry sweep (it removes late bytes) but no longer
+-- takes one of the user's slots.
+SELECT count(*) FROM upload_sessions s
+WHERE s.user_id = $1 AND s.completed_at IS NULL AND s.expired_at IS NULL AND s.expires_at > now()
+  AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = s.post_id AND p.deleted_at IS NOT NULL)
 
 -- name: insert_upload_session
 -- $1 id, $2 post_id, $3 user_id, $4 token_hash, $5 object_key, $6 content_type, $7 file_size,
@@ -63,10 +66,14 @@ RETURNING id;
 SELECT id FROM jobs WHERE post_id = $1 AND kind = 'transcode';
 
 -- name: get_post
+-- $1 post id, $2 the viewer (NULL: anonymous). post_visible_to (0010_social.sql) hides deleted
+-- posts, and any post across a block; liked_by_me is NULL for an anonymous viewer.
 SELECT p.id, p.user_id, p.caption, p.status, p.error, p.error_message, p.width, p.height,
-       p.metadata, p.created_at, p.published_at, m.like_count, m.comment_count, m.view_count
+       p.metadata, p.created_at, p.published_at, m.like_count, m.comment_count, m.view_count,
+       CASE WHEN $2::uuid IS NOT NULL
+            THEN EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $2) END AS liked_by_me
 FROM posts p LEFT JOIN post_metadata m ON m.post_id = p.id
-WHERE p.id = $1 AND p.deleted_at IS NULL;
+WHERE p.id = $1 AND post_visible_to(p.user_id, p.status, p.deleted_at, $2::uuid);
 
 -- name: post_images_for
 -- Every rendition of the posts in $1 (uuid[]): one query per page, not one per post.
@@ -76,18 +83,23 @@ ORDER BY post_id, variant, format;
 
 -- name: list_user_posts
 -- $1 user_id, $2 statuses shown (post_status[]), $3/$4 the cursor's (created_at, id) or NULLs for
--- the first page, $5 limit. The row comparison walks posts_user_created_idx in order: keyset paging.
+-- the first page, $5 limit, $6 the viewer (NULL: anonymous; a block either way shows nothing).
+-- The row comparison walks posts_user_created_idx in order: keyset paging.
 SELECT p.id, p.user_id, p.caption, p.status, p.error, p.error_message, p.width, p.height,
-       p.metadata, p.created_at, p.published_at, m.like_count, m.comment_count, m.view_count
+       p.metadata, p.created_at, p.published_at, m.like_count, m.comment_count, m.view_count,
+       CASE WHEN $6::uuid IS NOT NULL
+            THEN EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $6) END AS liked_by_me
 FROM posts p LEFT JOIN post_metadata m ON m.post_id = p.id
 WHERE p.user_id = $1 AND p.deleted_at IS NULL AND p.status = ANY($2::post_status[])
+  AND NOT users_blocked($1, $6::uuid)
   AND (p.created_at, p.id) < (coalesce($3::timestamptz, 'infinity'::timestamptz),
                               coalesce($4::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
 ORDER BY p.created_at DESC, p.id DESC
 LIMIT $5;
 
 -- name: user_exists
-SELECT EXISTS (SELECT 1 FROM users WHERE id = $1);
+-- $1 user id, $2 the viewer: an account across a block from the viewer is, to them, absent.
+SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND NOT users_blocked(id, $2::uuid));
 
 -- name: post_owner
 SELECT user_id FROM posts WHERE id = $1 AND deleted_at IS NULL;
