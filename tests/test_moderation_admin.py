@@ -58,6 +58,8 @@ async def test_an_admin_approves_a_hidden_post_back_into_public_view(mod: ModApi
     assert item["post"]["user"]["id"] == str(owner)
     held_url = item["post"]["variants"]["thumbnail"]["url"]
     assert await mod.fetch(held_url, admin) == 200  # admins look at held renditions too
+    status, seen = await mod.call("GET", f"/api/v1/posts/{post['id']}", admin)
+    assert (status, seen["status"], seen["moderation"]["held_by"]) == (200, "in_review", "reports")
 
     status, body = await mod.call("POST", f"/api/v1/admin/posts/{post['id']}/approve", admin)
     assert (status, body["status"]) == (200, "published")

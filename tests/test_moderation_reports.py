@@ -74,6 +74,9 @@ async def test_bad_reports_are_refused_and_change_nothing(mod: ModApi) -> None:
         (unverified, post["id"], {"reason": "spam"}, 403, "email_not_verified"),
         (None, post["id"], {"reason": "spam"}, 401, "unauthorized"),
     ]
+    blocked_id, blocked = await mod.user()  # the owner blocks them: the post does not exist for them
+    assert (await mod.call("PUT", f"/api/v1/users/{blocked_id}/block", owner_token))[0] == 200
+    cases.append((blocked, post["id"], {"reason": "spam"}, 404, "post_not_found"))
     for caller, post_id, body, status, code in cases:
         got, answer = await mod.call("POST", f"/api/v1/posts/{post_id}/reports", caller, body)
         assert (got, answer["error"]["code"]) == (status, code), (body, answer)

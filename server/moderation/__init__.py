@@ -3,7 +3,7 @@ audit of every decision, and what the posts API shows of it all. (The classifier
 pool worker: ``actors/moderation``.)
 
 Public surface: ``add_routes`` (HTTP); ``chores(pool, store)`` (purge removed posts, move objects
-after their status) for the pipeline's reaper; ``require_visible`` / ``annotate`` / ``url_for`` for
+after their status) for the pipeline's reaper; ``reader`` / ``annotate`` / ``url_for`` for
 the posts views; ``approve_post`` / ``remove_post`` / ``transition`` (every status change goes
 through ``decisions``); ``Actor``, ``Viewer``.
 """
@@ -13,7 +13,7 @@ from aiohttp import web
 from .audit import Actor
 from .decisions import approve_post, remove_post, transition
 from .objects import chores
-from .post_views import annotate, require_visible, url_for
+from .post_views import annotate, reader, url_for
 from .roles import Viewer
 
 
@@ -28,5 +28,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/admin/posts/{post_id}/remove", admin_api.remove)
 
 
-__all__ = ["Actor", "add_routes", "annotate", "approve_post", "chores", "remove_post", "require_visible",
+__all__ = ["Actor", "add_routes", "annotate", "approve_post", "chores", "reader", "remove_post",
            "transition", "url_for", "Viewer"]

@@ -21,7 +21,7 @@ from ..storage import InvalidKey, ObjectNotFound, validate_key
 from ..storage.keys import HELD_PREFIX
 from .objects import content_type
 from .roles import Viewer, viewer
-from .rules import REMOVED, can_view, sees_moderation
+from .rules import REMOVED, sees_moderation
 
 
 def _iso(value: Any) -> str | None:
@@ -42,14 +42,12 @@ def url_for(app: web.Application) -> Callable[[str], str]:
     return build
 
 
-async def require_visible(request: web.Request, conn: asyncpg.Connection, post: Mapping[str, Any]) -> Viewer:
-    """404 ``post_not_found`` (as if it did not exist) for a post this caller may not see."""
-    if post["status"] not in ("in_review", REMOVED) and "Authorization" not in request.headers:
+async def reader(request: web.Request, conn: asyncpg.Connection) -> Viewer:
+    """Who reads a post the query already let them see (``post_visible_to``, 0010 and 0032: in
+    review for its owner and admins, removed for its owner alone): what ``annotate`` needs to know."""
+    if "Authorization" not in request.headers:
         return Viewer(None, False)  # the common, anonymous read costs no query
-    found = await viewer(request, conn)
-    if not can_view(post["status"], is_owner=found.owns(post["user_id"]), is_admin=found.is_admin):
-        raise ApiError(404, "post_not_found", "no such post")
-    return found
+    return await viewer(request, conn)
 
 
 def moderation_json(facts: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from ..db import q
 from ..http import ApiError, read_json
 from ..posts.validation import parse_uuid
 from . import decisions
-from .rules import PUBLISHED, Report, can_view, parse_report, reports_hide
+from .rules import PUBLISHED, Report, parse_report, reports_hide
 
 
 async def _limit(conn: asyncpg.Connection, reporter: uuid.UUID, per_hour: int) -> None:
@@ -31,8 +31,8 @@ async def _limit(conn: asyncpg.Connection, reporter: uuid.UUID, per_hour: int) -
 
 
 async def _reportable_post(conn: asyncpg.Connection, post_id: uuid.UUID, reporter: uuid.UUID) -> asyncpg.Record:
-    post = await conn.fetchrow(q("moderation_lock_post"), post_id)
-    if post is None or not can_view(post["status"], is_owner=post["user_id"] == reporter, is_admin=False):
+    post = await conn.fetchrow(q("moderation_lock_reported_post"), post_id, reporter)
+    if post is None or not post["visible"]:  # across a block, or in review: it does not exist for them
         raise ApiError(404, "post_not_found", "no such post")
     if post["status"] != PUBLISHED:
         raise ApiError(409, "invalid_status", f"only published posts can be reported; this one is {post['status']}")
@@ -72,10 +72,7 @@ async def report_comment(request: web.Request) -> web.Response:
     report = parse_report(await read_json(request))
     settings = request.app[appkeys.SETTINGS]
     async with request.app[appkeys.DB].acquire() as conn, conn.transaction():
-        try:
-            comment = await conn.fetchrow(q("moderation_comment"), comment_id)
-        except asyncpg.UndefinedTableError:  # no comments on this instance yet (server/social)
-            comment = None
+        comment = await conn.fetchrow(q("moderation_comment"), comment_id)
         if comment is None:
             raise ApiError(404, "comment_not_found", "no such comment")
         try:

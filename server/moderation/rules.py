@@ -1,5 +1,6 @@
-"""Moderation rules as pure functions: who may see a post in which status, what a report or a
-removal must carry, and when reports hide a post. Each check raises ``ApiError`` with the status and
+"""Moderation rules as pure functions: who sees scores, what a report or a removal must carry, and
+when reports hide a post. Who may see a post in which status is the one SQL rule ``post_visible_to``
+(0010_social.sql, extended for review in 0032) and its mirror in ``server/social/rules.py``. Each check raises ``ApiError`` with the status and
 code the HTTP contract promises; handlers only call these."""
 
 from __future__ import annotations
@@ -25,16 +26,6 @@ REMOVABLE = (IN_REVIEW, PUBLISHED)
 class Report:
     reason: str
     note: str
-
-
-def can_view(status: str, *, is_owner: bool, is_admin: bool) -> bool:
-    """``in_review``: owner and admins. ``removed``: the owner alone (with the reason). Every other
-    status keeps its old rule (readable by id)."""
-    if status == IN_REVIEW:
-        return is_owner or is_admin
-    if status == REMOVED:
-        return is_owner
-    return True
 
 
 def sees_moderation(*, is_owner: bool, is_admin: bool) -> bool:

@@ -52,7 +52,7 @@ async def get_post(request: web.Request) -> web.Response:
         post = await conn.fetchrow(q("get_post"), post_id, viewer)
         if post is None:
             raise ApiError(404, "post_not_found", "no such post")
-        who = await moderation.require_visible(request, conn, post)
+        who = await moderation.reader(request, conn)
         (body,) = await _serialize(conn, request.app, [post])
         await moderation.annotate(conn, [body], who)
     return web.json_response(body)

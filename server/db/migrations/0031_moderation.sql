@@ -26,13 +26,13 @@ CREATE INDEX posts_in_review_idx ON posts (id) WHERE status = 'in_review' AND de
 CREATE INDEX posts_removed_purge_idx ON posts (updated_at)
     WHERE status = 'removed' AND objects_purged_at IS NULL;
 
--- A report names a post, or a comment (and then also the comment's post). comment_id has no foreign
--- key: comments belong to server/social, and this migration must not depend on its order.
+-- A report names a post, or a comment (and then also the comment's post). A deleted comment takes
+-- its reports with it: there is nothing left to review.
 CREATE TABLE reports (
     id          bigserial PRIMARY KEY,
     reporter_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     post_id     uuid NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
-    comment_id  uuid,
+    comment_id  uuid REFERENCES comments(id) ON DELETE CASCADE,
     reason      text NOT NULL CHECK (reason IN ('nudity', 'violence', 'spam', 'harassment', 'other')),
     note        text NOT NULL DEFAULT '',
     created_at  timestamptz NOT NULL DEFAULT now(),

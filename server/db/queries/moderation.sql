@@ -44,6 +44,12 @@ SELECT count(*) FROM reports WHERE reporter_id = $1 AND created_at > now() - int
 -- decisions on the same post take turns.
 SELECT id, user_id, status::text AS status FROM posts WHERE id = $1 AND deleted_at IS NULL FOR UPDATE;
 
+-- name: moderation_lock_reported_post
+-- The post $1 as reporter $2 finds it: whether they may see it at all (the one visibility rule,
+-- blocks included), locked so reports counting towards the threshold take turns.
+SELECT id, user_id, status::text AS status, post_visible_to(user_id, status, deleted_at, $2::uuid) AS visible
+FROM posts WHERE id = $1 AND deleted_at IS NULL FOR UPDATE;
+
 -- name: moderation_comment
 -- $1 comment id: the comment and its post (comments belong to server/social).
 SELECT c.id, c.user_id, c.post_id FROM comments c WHERE c.id = $1;
