@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 from helpers_moderation import ModApi, mod  # noqa: F401  (fixture)
-from helpers_posts import small_jpeg
 from serverproc import REPO, server_env
 from test_moderation_admin import hidden_post
 

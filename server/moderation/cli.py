@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
-from typing import Any, Sequence
+from typing import Sequence
 
 import asyncpg
 
