@@ -16,6 +16,7 @@ from server.config import ConfigError, Settings, load_settings
 from .codec import BACKENDS, INTERLEAVED_ONLY, run_codec, transcode_options
 from .cpuprobe import cores
 from .errors import BenchError
+from .moderation import ModerationFigures, default_classifier, moderation_table, run_moderation
 from .pipeline import run_pipeline
 from .progress import say
 from .report import document, render, write_json
@@ -69,7 +70,9 @@ A progress bar goes to stderr, the table to stdout; 'imagepipe bench MODE --help
 CODEC_HELP = """\
 Transcode every image with the real transcode in a spawned process pool, once per worker count
 and backend: images/s, CPU ms per image (measured inside the workers) and peak RSS per worker.
-'naive' (one libvips thumbnail call per variant) and 'pillow' are yardsticks for the targets."""
+'naive' (one libvips thumbnail call per variant) and 'pillow' are yardsticks for the targets.
+With a classifier (--moderation, default nudenet when installed) it also reports the classifier's
+CPU per image, its share of a 12 MP transcode and the memory the model adds per worker."""
 
 PIPELINE_HELP = """\
 Drive uploads end to end through the real HTTP API: N clients register, verify through the outbox,
@@ -132,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     codec.add_argument("--cpu", type=int, default=None,
                        help="core to pin the --interleave workers to (default the last one)")
     codec.add_argument("--sharp-dir", help="folder whose node_modules holds sharp (npm install --prefix DIR sharp)")
+    codec.add_argument("--moderation", metavar="CLASSIFIER", default=None,
+                       help="also measure this classifier's cost (nudenet, module:factory) or 'off' "
+                            "(default: the configured one, else nudenet when installed)")
 
     pipe = sub.add_parser("pipeline", help="end-to-end uploads through the real HTTP API",
                           description=PIPELINE_HELP, formatter_class=_RAW)
@@ -349,6 +355,7 @@ def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = 
         if args.mode == "codec" and args.interleave:
             return _interleaved(ctx)
         codec, pipelines, show_rec = run_mode(ctx)
+        moderation = _moderation(ctx) if args.mode == "codec" else None
     except BenchError as exc:
         print(f"imagepipe bench: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -356,9 +363,20 @@ def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = 
         print("imagepipe bench: interrupted", file=sys.stderr)
         return 130
     host = machine()
-    checks = target_checks(codec, best_pipeline(pipelines))
+    checks = target_checks(codec, best_pipeline(pipelines)) + (moderation.checks() if moderation else [])
     rec = recommend(codec, pipelines, host["cores"], host["memory_mb"])
     print(render(codec, pipelines, checks, rec if show_rec else None, source), end="")
+    if moderation is not None:
+        print("\n" + moderation_table(moderation))
     if args.json_path:
-        write_json(args.json_path, document(codec, pipelines, checks, rec, host))
+        doc = document(codec, pipelines, checks, rec, host)
+        write_json(args.json_path, {**doc, "moderation": moderation.to_dict() if moderation else None})
     return 0
+
+
+def _moderation(ctx: Context) -> ModerationFigures | None:
+    classifier = default_classifier(ctx.args.moderation, ctx.settings.moderation)
+    if classifier is None:
+        return None
+    return run_moderation(ctx.images, ctx.options, classifier, ctx.args.repeat, ctx.args.vips_concurrency,
+                          ctx.progress)

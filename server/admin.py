@@ -1,4 +1,4 @@
-"""Operator commands that need the database but not the server: migrate, jobs.
+"""Operator commands that need the database but not the server: migrate, jobs, moderation, users.
 
 ``migrate`` may create the database (that is its job). Commands that only read or replay data open
 an existing one: started with a mistyped ``--data-dir``, they would otherwise initialise an empty
@@ -90,6 +90,28 @@ async def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
     try:
         async with database(settings) as pool:
             return await jobs_command(pool, args)
+    except NoDatabase as exc:
+        print(f"imagepipe: {exc}", file=sys.stderr)
+        return EXIT_NO_DATABASE
+
+
+async def run_moderation(settings: Settings, args: argparse.Namespace) -> int:
+    from .moderation.cli import moderation_command
+
+    try:
+        async with database(settings) as pool:
+            return await moderation_command(settings, pool, args)
+    except NoDatabase as exc:
+        print(f"imagepipe: {exc}", file=sys.stderr)
+        return EXIT_NO_DATABASE
+
+
+async def run_users(settings: Settings, args: argparse.Namespace) -> int:
+    from .moderation.cli import users_command
+
+    try:
+        async with database(settings) as pool:
+            return await users_command(pool, args)
     except NoDatabase as exc:
         print(f"imagepipe: {exc}", file=sys.stderr)
         return EXIT_NO_DATABASE

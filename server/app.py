@@ -22,7 +22,7 @@ from .http import error_middleware, request_id_middleware
 from .http import cors, hardening, health, metrics
 from .metrics import Metrics
 from . import auth, mail
-from . import posts
+from . import moderation, posts
 from . import social
 from . import feed
 from .storage import media_routes, store_ctx
@@ -116,4 +116,5 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     posts.add_routes(app)
     social.add_routes(app)
     feed.add_routes(app)
+    moderation.add_routes(app)
     return app

@@ -1,4 +1,4 @@
-"""The command line: ``imagepipe serve|migrate|bench|jobs|version`` (same as ``python -m server``).
+"""The command line: ``imagepipe serve|migrate|bench|jobs|moderation|users|version`` (same as ``python -m server``).
 
 Shared options (``--data-dir``, ``--config``) are accepted anywhere: before the command, after it,
 or after a sub-command (``imagepipe jobs list --data-dir D``). Each level declares them with a
@@ -108,9 +108,45 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
 
+    _add_moderation(sub)
+
     _command(sub, "version", "print versions of imagepipe and of what it embeds",
              "Print the versions of imagepipe, Python, libvips and the embedded PostgreSQL.")
     return parser
+
+
+def _add_moderation(sub: Any) -> None:
+    """``moderation list|approve|remove|audit`` and ``users grant-admin|revoke-admin`` (server/moderation)."""
+    moderation = _command(
+        sub, "moderation", "the review queue: list, approve, remove, audit",
+        "Posts held for review (by the classifier or by reports), and the decisions on them. Each\n"
+        "decision is recorded in the audit as cli:<your OS user>.",
+        "examples:\n  imagepipe moderation list\n  imagepipe moderation approve POST_ID\n"
+        "  imagepipe moderation remove POST_ID --reason 'nudity'\n  imagepipe moderation audit --post POST_ID",
+    )
+    mod_sub = moderation.add_subparsers(dest="moderation_command", metavar="MODERATION_COMMAND", required=True)
+    _command(mod_sub, "list", "posts waiting for review, oldest first",
+             "The review queue: each post held for review, since when and why (classifier or reports),\n"
+             "its highest classifier score and how many accounts reported it.").add_argument(
+        "--limit", type=int, default=50, help="at most this many (default 50)")
+    _command(mod_sub, "approve", "publish a post in review",
+             "Publish a post in review: it becomes public again and its open reports are closed.") \
+        .add_argument("post_id", help="the post's id")
+    remove = _command(mod_sub, "remove", "remove a post for everyone but its owner",
+                      "Remove a post in review or published: its source and variants are deleted, and only its\n"
+                      "owner still sees it, with the reason.")
+    remove.add_argument("post_id", help="the post's id")
+    remove.add_argument("--reason", required=True, help="shown to the owner")
+    audit = _command(mod_sub, "audit", "recorded decisions, newest first",
+                     "Every moderation decision as recorded: who decided what, when and why, newest first.")
+    audit.add_argument("--post", dest="post_id", help="only this post's, oldest first")
+    audit.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    users = _command(sub, "users", "account roles: grant or revoke admin",
+                     "Give an account the admin role (the moderation API) or take it away; it acts at once.")
+    users_sub = users.add_subparsers(dest="users_command", metavar="USERS_COMMAND", required=True)
+    for name, summary in (("grant-admin", "make an account an admin"), ("revoke-admin", "take the admin role away")):
+        _command(users_sub, name, summary, f"{summary[0].upper()}{summary[1:]}, by username or email; recorded in the "
+                 "moderation audit.").add_argument("login", help="username or email")
 
 
 def split_shared(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
@@ -171,12 +207,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": _serve,
         "migrate": _migrate,
         "jobs": _jobs,
+        "moderation": _moderation,
+        "users": _users,
     }
     return handlers[args.command](settings, args)
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from .serve import serve
+
+    if settings.moderation != "off":  # a pool of workers that cannot load it would hold every upload
+        from actors.moderation import unavailable_reason
+
+        problem = unavailable_reason(settings.moderation)
+        if problem:
+            print(f"imagepipe: config error: moderation: {problem}", file=sys.stderr)
+            return EXIT_CONFIG
 
     return serve(settings)
 
@@ -191,6 +237,18 @@ def _jobs(settings: Settings, args: argparse.Namespace) -> int:
     from .admin import run_jobs
 
     return asyncio.run(run_jobs(settings, args))
+
+
+def _moderation(settings: Settings, args: argparse.Namespace) -> int:
+    from .admin import run_moderation
+
+    return asyncio.run(run_moderation(settings, args))
+
+
+def _users(settings: Settings, args: argparse.Namespace) -> int:
+    from .admin import run_users
+
+    return asyncio.run(run_users(settings, args))
 
 
 __all__ = ["main", "build_parser", "split_shared"]

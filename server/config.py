@@ -122,6 +122,14 @@ class Settings:
     variants: str = "thumbnail:150:80:30000,medium:600:85:100000,original:4000:90:2000000"
     quality_floor: int = 60  # below this a variant over budget is made smaller, not uglier
 
+    # Moderation (server/moderation, actors/moderation)
+    moderation: str = "off"  # off | nudenet | package.module:factory (your own classifier)
+    moderation_review_score: float = 0.5  # a flagged label scoring this or more holds the post for review
+    moderation_reject_score: float = 0.9  # ...and this or more fails it as rejected_by_moderation
+    moderation_timeout_s: float = 10.0  # a classifier slower than this holds the post for review
+    report_hide_threshold: int = 3  # distinct accounts reporting a published post hide it for review
+    reports_per_hour: int = 30  # reports one account may file in an hour
+
     # Operations: logs, metrics, browsers on other origins
     log_format: str = "text"  # text | json (one object per line, for log shippers)
     metrics_port: int = 0  # 0: /metrics on the API port; else only there, on metrics_host
@@ -232,6 +240,8 @@ _POSITIVE = {
     "login_failures_per_address", "login_failures_per_device", "login_failures_per_account",
     "user_quota_bytes", "uploads_per_user_per_min", "http_header_timeout_s", "http_body_timeout_s",
     "http_max_connections",
+    # moderation
+    "moderation_timeout_s", "report_hide_threshold", "reports_per_hour",
 }
 
 
@@ -370,6 +380,25 @@ def validate(settings: Settings) -> list[str]:
             f"output_formats: {list(settings.output_formats)!r} must include jpeg and only "
             f"{', '.join(_ALLOWED_FORMATS)}"
         )
+    problems.extend(_moderation_problems(settings))
+    return problems
+
+
+def _moderation_problems(settings: Settings) -> list[str]:
+    """Moderation settings; the classifier spec is judged by the same rule the worker loads it by."""
+    from actors.moderation import is_valid_spec
+
+    problems: list[str] = []
+    if settings.moderation != "off" and not is_valid_spec(settings.moderation):
+        problems.append(f"moderation: {settings.moderation!r} is not off, nudenet or package.module:factory")
+    for name in ("moderation_review_score", "moderation_reject_score"):
+        if not 0.0 <= getattr(settings, name) <= 1.0:
+            problems.append(f"{name}: {getattr(settings, name)!r} is outside 0-1")
+    if settings.moderation_review_score > settings.moderation_reject_score:
+        problems.append("moderation_review_score: must not exceed moderation_reject_score")
+    if settings.moderation_timeout_s >= settings.job_timeout_s:
+        problems.append("moderation_timeout_s: must be less than job_timeout_s (a slow classifier "
+                        "would otherwise get its whole worker pool killed)")
     return problems
 
 

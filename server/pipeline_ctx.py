@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import AsyncIterator, IO
 
@@ -73,7 +74,17 @@ def transcode_options(settings: Settings):  # type: ignore[no-untyped-def]
         max_frames=settings.max_animation_frames,
         min_side=settings.min_image_side,
         store_gps=settings.store_gps,
+        moderation=moderation_options(settings),
     )
+
+
+def moderation_options(settings: Settings):  # type: ignore[no-untyped-def]
+    """The classifier every worker runs on each decoded image, or None with ``moderation = off``."""
+    if settings.moderation == "off":
+        return None
+    from actors.moderation import ModerationOptions
+
+    return ModerationOptions(settings.moderation, settings.moderation_timeout_s)
 
 
 def store_io_timeout_s(settings: Settings) -> float:
@@ -83,14 +94,17 @@ def store_io_timeout_s(settings: Settings) -> float:
 
 
 def pipeline_config(settings: Settings, pool, store, owner: str, metrics=None) -> PipelineConfig:  # type: ignore[no-untyped-def]
+    from actors.moderation import moderate_result
     from actors.transcode import transcode, worker_init
 
+    from . import moderation
     from .jobs.housekeeping import prune_succeeded_jobs, sweep_unpublished_writes
     from .posts import expire_upload_sessions, purge_deleted_posts
     from .storage import ObjectNotFound, StoreUnavailable
 
     queue = JobQueue(pool)
     io_timeout_s = store_io_timeout_s(settings)
+    moderated = settings.moderation != "off"
 
     async def expire_uploads() -> None:
         await expire_upload_sessions(pool, store)
@@ -119,10 +133,15 @@ def pipeline_config(settings: Settings, pool, store, owner: str, metrics=None) -
         mailbox_size=settings.mailbox_size,
         transcode=transcode,
         transcode_options=transcode_options(settings),
-        worker_init=worker_init,
+        # With moderation, each worker loads its classifier once, at start; the publisher applies
+        # the policy to what it scored.
+        worker_init=partial(worker_init, moderation=settings.moderation) if moderated else worker_init,
+        moderate=partial(moderate_result, review_score=settings.moderation_review_score,
+                         reject_score=settings.moderation_reject_score) if moderated else None,
         not_found_errors=(ObjectNotFound,),
         store_errors=(StoreUnavailable,),
-        housekeeping=(expire_uploads, purge_deleted, sweep_superseded, prune_jobs),
+        housekeeping=(expire_uploads, purge_deleted, sweep_superseded, prune_jobs,
+                      *moderation.chores(pool, store)),
         owner=owner,
         on_transcoded=metrics.observe_transcode if metrics is not None else None,
         on_published=metrics.observe_published if metrics is not None else None,

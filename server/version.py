@@ -48,9 +48,23 @@ def _postgres_version() -> str:
     return str(TARGET_POSTGRES_VERSION)
 
 
+def _moderation_model() -> str:
+    """The NudeNet model this build can run, and both licence statements of its wheel."""
+    from actors.moderation import nudenet_licence, nudenet_model_path
+
+    if nudenet_model_path() is None:
+        return "not installed (imagepipe[moderation])"
+    facts = nudenet_licence()
+    if facts is None:
+        return "320n.onnx (wheel metadata not found)"
+    return (f"nudenet {facts.version} 320n.onnx (wheel metadata: {facts.metadata_licence}; "
+            f"licence file: {facts.licence_file_title})")
+
+
 def versions() -> dict[str, str]:
     found = {"imagepipe": __version__, "python": platform.python_version()}
-    for name, probe in (("libvips", _libvips_version), ("postgresql", _postgres_version)):
+    probes = (("libvips", _libvips_version), ("postgresql", _postgres_version), ("moderation", _moderation_model))
+    for name, probe in probes:
         try:
             found[name] = probe()
         except Exception as exc:  # a broken component should still let version print the rest

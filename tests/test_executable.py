@@ -100,6 +100,10 @@ def test_version_names_embedded_components(executable: Path, private_tmp: Path) 
     assert re.fullmatch(r"\d+\.\d+\.\d+", lines["python"])
     assert re.fullmatch(r"\d+\.\d+\.\d+", lines["libvips"]), "libvips missing or in the slow ABI mode"
     assert re.fullmatch(r"18\.\d+", lines["postgresql"]), "the bundled postgres binary did not answer"
+    # Built where the moderation extra is installed (the test extra has it): the model and the two
+    # licence statements of its wheel travel inside.
+    assert lines["moderation"].startswith("nudenet 3.4.2 320n.onnx"), lines["moderation"]
+    assert "MIT" in lines["moderation"] and "AFFERO" in lines["moderation"].upper()
     assert lines["imagepipe"]
     assert extraction_dirs(private_tmp) == []
 
@@ -237,15 +241,18 @@ def test_frozen_server_publishes_uploads_and_stops_cleanly(executable: Path, pri
         stop_cleanly(server, private_tmp)
 
     # A second start reuses the data dir and the PostgreSQL copy already there; its pool uses
-    # forkserver, and a HEIF upload makes the workers decode HEVC through pillow-heif's libde265.
+    # forkserver, and a HEIF upload makes the workers decode HEVC through pillow-heif's libde265
+    # and score it with the bundled NudeNet model on onnxruntime.
     installs = sorted((data_dir / "pg-bin").iterdir())
-    env_forkserver = {**env, "IMAGEPIPE_WORKER_START_METHOD": "forkserver"}
+    env_forkserver = {**env, "IMAGEPIPE_WORKER_START_METHOD": "forkserver", "IMAGEPIPE_MODERATION": "nudenet"}
     again = ServerProcess(data_dir, free_port(), env_forkserver, command=[str(executable)])
     with again.start(wait_ready=120):
         assert postgres_binary_dirs(data_dir) == {pg_bin}
         status, post = http("GET", f"{again.base_url}/api/v1/posts/{post_id}", token=token)
         assert status == 200 and post["status"] == "published", post
-        check_variants(wait_published(again, token, upload(again, token, heif)))
+        scored = wait_published(again, token, upload(again, token, heif))
+        check_variants(scored)
+        assert scored["moderation"]["model"] == "nudenet-320n" and len(scored["moderation"]["scores"]) == 18
         assert any("multiprocessing.forkserver" in " ".join(p.cmdline()) for p in descendants(again)), \
             "the pool should run under a forkserver"
         stop_cleanly(again, private_tmp)

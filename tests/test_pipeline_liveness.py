@@ -29,7 +29,7 @@ async def test_a_job_that_stopped_progressing_keeps_no_lease_and_readiness_says_
     await pipeline.start()
     try:
         await wait_until(lambda: _busy_n(pipeline, 1), 30, 0.02)
-        await wait_until(lambda: _renewed(db_pool, post), 10, 0.1)
+        await wait_until(lambda: _renewed(db_pool, post), 30, 0.1)
         # Within its 600 s timeout the job is progressing: renewed. Move its clock past the limit.
         [held] = pipeline.ctx.tracker._held.values()
         held.since = time.monotonic() - 10_000
@@ -37,7 +37,7 @@ async def test_a_job_that_stopped_progressing_keeps_no_lease_and_readiness_says_
         async def expired() -> bool:
             return await _lease_left(db_pool, post) < 0
 
-        await wait_until(expired, 10, 0.1)
+        await wait_until(expired, 30, 0.1)
         assert STUCK in blocked
     finally:
         await pipeline.close(timeout=1)

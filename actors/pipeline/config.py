@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 # Variant keys: posts/{post_id}/{claim}/{variant}.{ext}. Each claim of a job writes under its own
-# prefix, so no attempt can overwrite the bytes another one published.
+# prefix, so no attempt can overwrite the bytes another one published. A post that moderation holds
+# for review is written under held/ instead, which nothing serves publicly.
 EXTENSIONS = {"jpeg": "jpg", "webp": "webp", "avif": "avif"}
 CONTENT_TYPES = {"jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}
 # Variant bytes never change under a key (every claim has its own keys), so caches may keep them.
@@ -22,12 +23,12 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def claim_prefix(post_id: uuid.UUID, claim: int) -> str:
-    return f"posts/{post_id}/{claim}/"
+def claim_prefix(post_id: uuid.UUID, claim: int, *, held: bool = False) -> str:
+    return f"{'held' if held else 'posts'}/{post_id}/{claim}/"
 
 
-def variant_key(post_id: uuid.UUID, claim: int, variant: str, fmt: str) -> str:
-    return f"{claim_prefix(post_id, claim)}{variant}.{EXTENSIONS[fmt]}"
+def variant_key(post_id: uuid.UUID, claim: int, variant: str, fmt: str, *, held: bool = False) -> str:
+    return f"{claim_prefix(post_id, claim, held=held)}{variant}.{EXTENSIONS[fmt]}"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class PipelineConfig:
     # a successful transcode's result, and the seconds from upload/complete to published.
     on_transcoded: Callable[[Any], None] | None = None
     on_published: Callable[[float], None] | None = None
+    # The moderation policy (server glue: actors.moderation.decide with the configured scores):
+    # a transcode result -> an object with ``holds`` / ``rejects`` (ports.Moderation), or None: off.
+    moderate: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.start_method not in ("spawn", "forkserver"):

@@ -54,8 +54,21 @@ class StoredImage:
 
 class Published(enum.Enum):
     PUBLISHED = "published"
+    HELD = "held"  # moderation holds it for review: stored, job done, shown to owner and admins only
+    REJECTED = "rejected"  # moderation rejected it: nothing stored, job failed, post failed
     LOST = "lost"  # the claim was fenced out: someone else holds the job now
     POST_DELETED = "post_deleted"  # deleted while it was processed: never shown, job closed
+
+
+class Moderation(Protocol):
+    """What the moderation policy decided about one result (``PipelineConfig.moderate``); the
+    queue stores it with the post. The pipeline reads only these two."""
+
+    @property
+    def holds(self) -> bool: ...
+
+    @property
+    def rejects(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -91,8 +104,12 @@ class JobQueuePort(Protocol):
         ...
 
     async def publish(
-        self, job: ClaimedJob, images: list[StoredImage], width: int, height: int, metadata: dict[str, Any]
-    ) -> PublishOutcome: ...
+        self, job: ClaimedJob, images: list[StoredImage], width: int, height: int, metadata: dict[str, Any],
+        moderation: Moderation | None = None,
+    ) -> PublishOutcome:
+        """Make the post visible (or, per ``moderation``, held for review or failed as rejected),
+        fenced, in one transaction."""
+        ...
 
     async def forget_writes(self, job: ClaimedJob) -> None:
         """The claim's objects are gone (deleted by the claim itself): nothing left to sweep."""

@@ -7,6 +7,10 @@ key change content). Order matters for crashes: the claim's writes are recorded 
 that never publishes is swept), then the objects, then one fenced transaction: job succeeded, image
 rows, post published. A claim that lost its job, or whose post was deleted meanwhile, removes what
 it wrote at once.
+
+With moderation on (``PipelineConfig.moderate``), its decision on the result comes first: a post
+held for review is written under ``held/`` and committed as held; a rejected one writes nothing and
+is committed as failed, its scores kept. Either way in the same fenced transaction.
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ def post_metadata(result: Any) -> dict[str, Any]:
     return {**(result.metadata or {}), "placeholder": result.placeholder, "dominant_color": result.dominant_color}
 
 
-def stored_images(job: ClaimedJob, result: Any) -> list[StoredImage]:
+def stored_images(job: ClaimedJob, result: Any, *, held: bool = False) -> list[StoredImage]:
     return [
-        StoredImage(r.variant, r.format, variant_key(job.post_id, job.claim, r.variant, r.format),
+        StoredImage(r.variant, r.format, variant_key(job.post_id, job.claim, r.variant, r.format, held=held),
                     r.width, r.height, len(r.data), r.quality)
         for r in result.renditions
     ]
@@ -59,9 +63,12 @@ class Publisher(Actor):
         if not self.ctx.tracker.holds(job):
             return  # given back when a stage restarted; whoever holds it now publishes it
         cfg = self.ctx.config
-        images = stored_images(job, result)
+        moderation = cfg.moderate(result) if cfg.moderate is not None else None
+        rejected = moderation is not None and moderation.rejects
+        images = [] if rejected else stored_images(job, result, held=moderation is not None and moderation.holds)
         try:
-            await self.ctx.queue.record_writes(job)
+            if images:
+                await self.ctx.queue.record_writes(job)
             await asyncio.gather(*(
                 self.ctx.store.put(image.key, r.data, CONTENT_TYPES[r.format], IMMUTABLE)
                 for image, r in zip(images, result.renditions)
@@ -72,7 +79,7 @@ class Publisher(Actor):
             await self.ctx.settle(job, classify(exc, not_found=cfg.not_found_errors, store_errors=cfg.store_errors))
             return
         try:
-            published = await self._commit_with_retries(job, images, result)
+            published = await self._commit_with_retries(job, images, result, moderation)
         except Exception as exc:
             await self.ctx.settle(job, classify(exc))
             return
@@ -85,6 +92,14 @@ class Publisher(Actor):
             self.ctx.metrics.jobs_succeeded += 1
             self.ctx.observe(self.ctx.config.on_published, published.queued_for_s)  # visible now
             return
+        if outcome is Published.HELD:
+            self.ctx.metrics.jobs_succeeded += 1
+            log.info("post %s is held for review by moderation", job.post_id)
+            return
+        if outcome is Published.REJECTED:
+            self.ctx.metrics.jobs_failed += 1
+            log.info("post %s was rejected by moderation", job.post_id)
+            return
         if outcome is Published.LOST:
             self.ctx.metrics.jobs_lost += 1
             log.info("job %s was claimed again elsewhere; not publishing claim %s", job.id, job.claim)
@@ -95,16 +110,20 @@ class Publisher(Actor):
     async def _remove_own_objects(self, job: ClaimedJob) -> None:
         """Nothing will ever point at what this claim wrote: remove it now rather than at the sweep."""
         try:
-            await self.ctx.store.delete_prefix(claim_prefix(job.post_id, job.claim))
+            for held in (False, True):
+                await self.ctx.store.delete_prefix(claim_prefix(job.post_id, job.claim, held=held))
             await self.ctx.queue.forget_writes(job)
         except Exception as exc:  # the sweep will do it
             log.warning("could not remove the objects of claim %s now (%s); the sweep will", job.claim, exc)
 
-    async def _commit_with_retries(self, job: ClaimedJob, images: list[StoredImage], result: Any) -> PublishOutcome | None:
+    async def _commit_with_retries(
+        self, job: ClaimedJob, images: list[StoredImage], result: Any, moderation: Any = None,
+    ) -> PublishOutcome | None:
         """The publish outcome, or None if the database is still down after the retries."""
         for delay in (*COMMIT_RETRY_DELAYS, None):
             try:
-                return await self.ctx.queue.publish(job, images, result.width, result.height, post_metadata(result))
+                return await self.ctx.queue.publish(job, images, result.width, result.height, post_metadata(result),
+                                                    moderation)
             except Exception as exc:
                 if not is_db_transient(exc):
                     raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 FORMATS = ("jpeg", "webp", "avif")
 
@@ -35,6 +36,8 @@ class TranscodeOptions:
     min_side: int = 150
     quality_floor: int = 60
     store_gps: bool = False
+    # actors.moderation.ModerationOptions: score the decoded image in the worker (None: no moderation).
+    moderation: Any = None
 
     def __post_init__(self) -> None:
         if not self.variants:
@@ -91,3 +94,5 @@ class TranscodeResult:
     # (step, wall_s, cpu_s) measured in the worker: "decode", then each variant (all its formats).
     timings: tuple[tuple[str, float, float], ...] = ()
     budget: BudgetStats | None = None  # the production transcode's accounting, for `bench codec`
+    # actors.moderation.Assessment when options.moderation was set: the classifier's answer.
+    moderation: Any = None

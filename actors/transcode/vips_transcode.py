@@ -39,12 +39,16 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
         # What a JPEG re-encode will weigh, from what is known before encoding: the source JPEG
         # for the largest variant, then each JPEG encode for the next, smaller one.
         known = Known(len(source), header.jpeg_quality, header.width * header.height) if header.jpeg_quality else None
+        # What the classifier sees: the smallest variant still as large as its input (the medium).
+        subject, min_side = None, options.moderation.min_side if options.moderation is not None else 0
         for spec in variants:
             resized = resize_to_fit(image, spec.max_side)
             if resized is not image:
                 # The next, smaller variant is cut from this one, and the placeholder reads the last.
                 resized = resized.copy_memory()
             image = resized
+            if min_side and (subject is None or max(image.width, image.height) >= min_side):
+                subject = image
             for fmt in options.formats:
                 predicted = known.predict(spec.quality, image.width * image.height) if known and fmt == "jpeg" else None
                 rendition = encode_within(
@@ -55,6 +59,9 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
                     known = Known(len(rendition.data), rendition.quality, rendition.width * rendition.height)
             lap(spec.name)
         tiny = tiny_rgb(image)
+        assessment = _moderate(subject, options.moderation)
+        if assessment is not None:
+            lap("moderation")
     except pyvips.Error as exc:
         raise TranscodeError("image_corrupt", f"cannot decode {header.format} data: {_first_line(exc)}") from exc
     order = {spec.name: i for i, spec in enumerate(options.variants)}
@@ -68,7 +75,18 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
         dominant_color=dominant_color(tiny),
         timings=tuple(lap.steps),
         budget=stats,
+        moderation=assessment,
     )
+
+
+def _moderate(image: pyvips.Image | None, options: object):  # type: ignore[no-untyped-def]
+    """The classifier's assessment of the decoded image, or None without moderation. Never raises:
+    a classifier that fails or hangs is an assessment with an error (the post is held, not lost)."""
+    if options is None or image is None:
+        return None
+    from actors.moderation import assess  # only workers with moderation on load it
+
+    return assess(image, options)
 
 
 class _Laps:

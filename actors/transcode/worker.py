@@ -57,8 +57,11 @@ def _lower_priority() -> None:
         pass
 
 
-def worker_init(vips_concurrency: int = 1, memory_limit: int | None = DEFAULT_MEMORY_LIMIT) -> None:
-    """Run once in each pool worker before any transcode."""
+def worker_init(
+    vips_concurrency: int = 1, memory_limit: int | None = DEFAULT_MEMORY_LIMIT, moderation: str | None = None,
+) -> None:
+    """Run once in each pool worker before any transcode. ``moderation`` names the classifier to
+    load now, once per worker (``actors.moderation``), rather than on the first image."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), name="orphan-watchdog", daemon=True).start()
     _lower_priority()
@@ -76,3 +79,7 @@ def worker_init(vips_concurrency: int = 1, memory_limit: int | None = DEFAULT_ME
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         limit = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    if moderation:
+        from actors.moderation import preload
+
+        preload(moderation)

@@ -29,7 +29,8 @@ async def sweep_unpublished_writes(queue: JobQueue, store, older_than_s: float) 
         async with queue.pool.acquire() as conn:
             rows = await conn.fetch(q("pipeline_writes_to_sweep"), float(older_than_s), SWEEP_BATCH)
         for row in rows:
-            await store.delete_prefix(claim_prefix(row["post_id"], row["claim"]))
+            for held in (False, True):  # held/: a claim moderation held for review
+                await store.delete_prefix(claim_prefix(row["post_id"], row["claim"], held=held))
             async with queue.pool.acquire() as conn:
                 await conn.execute(q("pipeline_forget_writes"), row["claim"])
         total += len(rows)

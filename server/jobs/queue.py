@@ -20,10 +20,16 @@ import asyncpg
 from actors.pipeline.ports import ClaimedJob, Published, PublishOutcome, RetryOutcome, StoredImage
 
 from ..db import q
+from ..moderation import assessments
 
 
 def _gave_up_message(attempts: int, message: str) -> str:
     return f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: {message}"
+
+
+def _shown(moderation: Any) -> Published:
+    """How a post that committed is shown: published, or held for review by moderation."""
+    return Published.HELD if moderation is not None and moderation.holds else Published.PUBLISHED
 
 
 def _fences(jobs: list[ClaimedJob]) -> tuple[list[int], list[int]]:
@@ -124,11 +130,13 @@ class JobQueue:
             await conn.execute(q("pipeline_forget_writes"), job.claim)
 
     async def publish(
-        self, job: ClaimedJob, images: list[StoredImage], width: int, height: int, metadata: dict[str, Any]
+        self, job: ClaimedJob, images: list[StoredImage], width: int, height: int, metadata: dict[str, Any],
+        moderation: Any = None,
     ) -> PublishOutcome:
         """One transaction: the job succeeds (fenced), the post's image rows point at this claim's
         objects, and the post is published; or, if the post was deleted meanwhile, the job is
-        closed and nothing is shown."""
+        closed and nothing is shown. ``moderation`` (server.moderation.assessments) may hold the
+        post for review instead, or fail it as rejected; its scores are kept either way."""
         async with self.pool.acquire() as conn, conn.transaction():
             deleted = await conn.fetchval(q("pipeline_lock_post"), job.post_id)
             if deleted:
@@ -137,6 +145,8 @@ class JobQueue:
                 )
                 if closed is not None:
                     return PublishOutcome(Published.POST_DELETED)
+            elif moderation is not None and moderation.rejects:
+                return await assessments.reject(conn, job, moderation)  # LOST when fenced; nothing stored
             else:
                 queued_for_s = await conn.fetchval(q("jobs_mark_succeeded"), job.id, job.claim)
                 if queued_for_s is not None:
@@ -145,16 +155,21 @@ class JobQueue:
                             q("pipeline_insert_image"), job.post_id, image.variant, image.format, image.key,
                             image.width, image.height, image.bytes, image.quality,
                         )
-                    await conn.execute(q("pipeline_publish_post"), job.post_id, width, height, metadata)
+                    if moderation is not None and moderation.holds:
+                        await assessments.hold(conn, job, moderation, width, height, metadata)
+                    else:
+                        await conn.execute(q("pipeline_publish_post"), job.post_id, width, height, metadata)
+                        if moderation is not None:
+                            await assessments.keep_scores(conn, job.post_id, moderation)
                     await conn.execute(q("pipeline_forget_writes"), job.claim)  # published: nothing to sweep
-                    return PublishOutcome(Published.PUBLISHED, queued_for_s)
+                    return PublishOutcome(_shown(moderation), queued_for_s)
             # Not running under our claim: fenced out, or this is a retry whose earlier try committed
             # and lost its answer (the connection was cut after COMMIT). The claim is ours alone, so
-            # succeeded under it means published by us; answering LOST would make the publisher
-            # delete the very objects the post shows.
+            # succeeded under it means published (or held) by us; answering LOST would make the
+            # publisher delete the very objects the post shows.
             queued_for_s = await conn.fetchval(q("jobs_succeeded_by"), job.id, job.claim)
             if queued_for_s is not None:
-                return PublishOutcome(Published.PUBLISHED, queued_for_s)
+                return PublishOutcome(_shown(moderation), queued_for_s)
             return PublishOutcome(Published.LOST)
 
     async def prune_succeeded(self, retention_days: float, batch: int) -> int:

@@ -20,7 +20,7 @@ import asyncpg
 
 from ..db import q
 from ..storage import ObjectStore
-from ..storage.keys import post_variant_prefix
+from ..storage.keys import held_variant_prefix, post_variant_prefix
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +67,26 @@ async def expire_upload_sessions(pool: asyncpg.Pool, store: ObjectStore, *, batc
     return total
 
 
-async def purge_deleted_posts(
-    pool: asyncpg.Pool, store: ObjectStore, *, post_id: uuid.UUID | None = None, batch: int = SWEEP_BATCH
+async def purge_posts(
+    pool: asyncpg.Pool, store: ObjectStore, claim: str, post_id: uuid.UUID | None, batch: int
 ) -> int:
-    """Delete the source and every variant of soft-deleted posts (or only ``post_id``). A post whose
-    job is still running is left for a later sweep: its publisher may be writing variants now."""
+    """Delete the source and every rendition (served under ``posts/`` or held for review under
+    ``held/``) of the posts query ``claim`` picks, and mark them purged."""
 
     async def remove(row: asyncpg.Record) -> None:
         await store.delete(row["source_key"])
         await store.delete_prefix(post_variant_prefix(row["id"]))
+        await store.delete_prefix(held_variant_prefix(row["id"]))
 
-    total = await _sweep(pool, "claim_posts_to_purge", (post_id,), batch, remove,
-                         "mark_post_purged", lambda row: (row["id"],))
+    return await _sweep(pool, claim, (post_id,), batch, remove, "mark_post_purged", lambda row: (row["id"],))
+
+
+async def purge_deleted_posts(
+    pool: asyncpg.Pool, store: ObjectStore, *, post_id: uuid.UUID | None = None, batch: int = SWEEP_BATCH
+) -> int:
+    """Delete the objects of soft-deleted posts (or only ``post_id``). A post whose job is still
+    running is left for a later sweep: its publisher may be writing variants now."""
+    total = await purge_posts(pool, store, "claim_posts_to_purge", post_id, batch)
     if total:
         log.info("purged the objects of %d deleted posts", total)
     return total

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from .. import appkeys
+from .. import appkeys, moderation
 from ..auth import current_user_id
 from ..db import q
 from ..http import ApiError
@@ -27,7 +27,7 @@ from .validation import parse_limit, parse_uuid
 
 log = logging.getLogger(__name__)
 
-ALL_STATUSES = ["pending_upload", "processing", "published", "failed"]
+ALL_STATUSES = ["pending_upload", "processing", "published", "failed", "in_review", "removed"]
 PUBLIC_STATUSES = ["published"]
 
 # Purges started by DELETE; kept referenced so they are not collected, awaited at shutdown.
@@ -41,7 +41,7 @@ async def _serialize(
     if posts:
         for image in await conn.fetch(q("post_images_for"), [p["id"] for p in posts]):
             images.setdefault(image["post_id"], []).append(image)
-    url_for = app[appkeys.STORE].public_url
+    url_for = moderation.url_for(app)  # renditions held for review go through a private route
     return [post_json(p, images.get(p["id"], []), url_for) for p in posts]
 
 
@@ -52,7 +52,9 @@ async def get_post(request: web.Request) -> web.Response:
         post = await conn.fetchrow(q("get_post"), post_id, viewer)
         if post is None:
             raise ApiError(404, "post_not_found", "no such post")
+        who = await moderation.reader(request, conn)
         (body,) = await _serialize(conn, request.app, [post])
+        await moderation.annotate(conn, [body], who)
     return web.json_response(body)
 
 
@@ -77,6 +79,8 @@ async def list_user_posts(request: web.Request) -> web.Response:
             raise ApiError(404, "user_not_found", "no such user")
         page = rows[:limit]
         items = await _serialize(conn, request.app, page)
+        if viewer == user_id:
+            await moderation.annotate(conn, items, moderation.Viewer(viewer, False))
     next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
     return web.json_response({"items": items, "next_cursor": next_cursor})
 

@@ -39,13 +39,16 @@ class Relation:
 
 
 def post_visible_to(owner: uuid.UUID | None, status: str, deleted: bool, viewer: uuid.UUID | None,
-                    blocked: bool) -> bool:
+                    blocked: bool, viewer_is_admin: bool = False) -> bool:
     """Whether ``viewer`` (None: anonymous) may see a post at all; ``blocked`` says whether a block
-    stands between owner and viewer."""
+    stands between owner and viewer. A post in review is also seen by admins, blocks or not
+    (moderation, 0032)."""
     if deleted:
         return False
     if viewer is not None and owner == viewer:
         return True
+    if status == "in_review":
+        return viewer is not None and viewer_is_admin
     return status in READABLE_BY_OTHERS and not blocked
 
 

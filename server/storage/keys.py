@@ -18,6 +18,9 @@ MAX_KEY_LENGTH = 1024
 
 SOURCE_PREFIX = "uploads/"
 VARIANT_PREFIX = "posts/"
+# Variants of posts waiting for moderation: outside posts/, so neither /media nor a CDN reading
+# posts/ can serve them (server/moderation streams them to the owner and admins only).
+HELD_PREFIX = "held/"
 
 
 def validate_key(key: str) -> str:
@@ -55,3 +58,7 @@ def source_post_id(key: str) -> uuid.UUID | None:
 
 def post_variant_prefix(post_id: uuid.UUID) -> str:
     return f"{VARIANT_PREFIX}{post_id}/"
+
+
+def held_variant_prefix(post_id: uuid.UUID) -> str:
+    return f"{HELD_PREFIX}{post_id}/"
