@@ -164,3 +164,12 @@ async def test_a_post_deleted_during_its_transcode_is_never_published(db_pool: a
     assert (post["s"], post["published_at"], images) == ("processing", None, 0)
     assert await _attempts(db_pool, job_id) == ("failed", 1)
     assert claim_prefix(job.post_id, job.claim).startswith(f"posts/{job.post_id}/")
+
+
+async def test_at_the_head_rank_a_quiet_accounts_job_goes_before_the_busy_ones_of_that_rank(db_pool: asyncpg.Pool) -> None:
+    _, noisy_jobs = await _user_jobs(db_pool, 10)
+    queue = JobQueue(db_pool)
+    await queue.claim(4, "w", 30)  # the busy account's first jobs run; its next one heads the queue
+    _, [quiet_job] = await _user_jobs(db_pool, 1)
+    [next_claim] = await queue.claim(1, "w", 30)
+    assert next_claim.id == quiet_job, "not the busy account's job of the same rank, queued earlier"

@@ -139,7 +139,7 @@ def test_only_one_live_process_may_claim_a_data_dirs_old_leases(tmp_path) -> Non
     again.close()
 
 
-def test_the_next_job_to_run_is_the_oldest_of_the_account_with_fewest_running() -> None:
+def test_the_next_job_to_run_is_the_oldest_of_the_account_served_least_lately() -> None:
     from actors.pipeline.decisions import next_to_run
 
     busy, quiet, other = "busy", "quiet", "other"
@@ -148,3 +148,4 @@ def test_the_next_job_to_run_is_the_oldest_of_the_account_with_fewest_running() 
     assert next_to_run([(busy, False), (busy, False)], [busy]) == 0
     assert next_to_run([(busy, True), (quiet, False)], [busy]) == 0, "a suspect at the head keeps its place"
     assert next_to_run([(quiet, False)], []) == 0
+    assert next_to_run([(busy, False), (quiet, False)], [busy, quiet, quiet]) == 0, "served more lately waits"

@@ -111,15 +111,20 @@ def split_poison(breaks: dict[int, int], threshold: int) -> tuple[list[int], lis
     return poison, again
 
 
-def next_to_run(pending: Sequence[tuple[Hashable, bool]], running: Iterable[Hashable]) -> int:
+# How far back "recently served" looks when an instance picks among the jobs it holds.
+SERVED_WINDOW_S = 60.0
+
+
+def next_to_run(pending: Sequence[tuple[Hashable, bool]], recently_started: Iterable[Hashable]) -> int:
     """Which held job goes to a free worker: (account, suspect) per waiting job, in arrival order,
-    and the accounts of the jobs running. The queue's fair ranks decide what is claimed, but an
-    instance holds a few jobs ahead of its workers; among those, the oldest job of the account with
-    the fewest jobs running here goes first, so a quiet account's upload does not also wait behind
-    a busy account's jobs already fetched. A suspect at the head keeps its place: it runs alone."""
+    and the account of every job started here within ``SERVED_WINDOW_S``. The queue's fair ranks
+    decide what is claimed, but an instance holds a few jobs ahead of its workers; among those, the
+    oldest job of the account served least lately goes first, so a quiet account's upload does not
+    also wait behind a busy account's jobs already fetched. A suspect at the head keeps its place:
+    it runs alone."""
     if not pending or pending[0][1]:
         return 0
-    counts = Counter(running)
+    counts = Counter(recently_started)
     return min(range(len(pending)), key=lambda i: (counts[pending[i][0]], i))
 
 

@@ -22,7 +22,8 @@ from actors.runtime import Actor
 
 from .context import PipelineContext
 from .decisions import (
-    SOURCE_CHANGED, classify, may_submit, next_to_run, poison_verdict, split_poison, timeout_verdict,
+    SERVED_WINDOW_S, SOURCE_CHANGED, classify, may_submit, next_to_run, poison_verdict, split_poison,
+    timeout_verdict,
 )
 from .pool import WorkerPool
 from .ports import ClaimedJob
@@ -87,6 +88,7 @@ class TranscodeSupervisor(Actor):
         self.rebuilding = False
         self.recycling = False
         self.timeout_kills: dict[int, int] = {}  # pool generation -> the job we killed it for
+        self.started: deque[tuple[float, Any]] = deque()  # (when, account) of jobs sent to the pool
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def on_start(self) -> None:
@@ -144,6 +146,12 @@ class TranscodeSupervisor(Actor):
         self.ctx.metrics.pool_busy = len(self.running)
         return None
 
+    def _recently_started(self) -> list[Any]:
+        horizon = time.monotonic() - SERVED_WINDOW_S
+        while self.started and self.started[0][0] < horizon:
+            self.started.popleft()
+        return [account for _, account in self.started]
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -166,9 +174,7 @@ class TranscodeSupervisor(Actor):
         if not self.pool.ready or self.rebuilding or self.recycling:
             return
         while self.pending:
-            index = next_to_run(
-                [(w.job.user_id, w.suspect) for w in self.pending], (w.job.user_id for w in self.running.values())
-            )
+            index = next_to_run([(w.job.user_id, w.suspect) for w in self.pending], self._recently_started())
             work = self.pending[index]
             if not may_submit(work.suspect, (w.suspect for w in self.running.values()), self.pool.workers):
                 return
@@ -183,6 +189,7 @@ class TranscodeSupervisor(Actor):
                 return
             del self.pending[index]
             work.generation, work.started = self.pool.generation, time.monotonic()
+            self.started.append((work.started, work.job.user_id))
             self.running[work.job.id] = work
             self.ctx.tracker.move(work.job.id, POOL)
             self._spawn(self._await(work, future))

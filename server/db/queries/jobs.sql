@@ -11,7 +11,7 @@
 WITH picked AS (
     SELECT j.id FROM jobs j JOIN posts p ON p.id = j.post_id
     WHERE j.status = 'queued' AND j.run_after <= now() AND p.deleted_at IS NULL
-    ORDER BY j.fair_rank, j.run_after, j.id
+    ORDER BY j.fair_rank, j.fair_tier, j.run_after, j.id
     LIMIT $1
     FOR UPDATE OF j SKIP LOCKED
     FOR SHARE OF p SKIP LOCKED
