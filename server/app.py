@@ -22,6 +22,7 @@ from .http import error_middleware, request_id_middleware
 from .http import health, metrics
 from . import auth, mail
 from . import posts
+from . import openapi
 from .storage import media_routes, store_ctx
 from .readiness import Readiness
 from .secrets_store import load_or_create_jwt_key
@@ -104,4 +105,5 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
         media_routes.add_routes(app)
     auth.add_routes(app)
     posts.add_routes(app)
+    openapi.add_routes(app)
     return app
