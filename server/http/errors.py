@@ -104,4 +104,10 @@ async def read_json(request: web.Request, *, max_bytes: int = 64 * 1024) -> dict
         raise ApiError(400, "invalid_json", "JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "request body must be a JSON object")
+    try:
+        # A \ud800-style escape decodes to a lone surrogate, which no UTF-8 consumer (PostgreSQL,
+        # hashing, bcrypt) accepts: refused here once instead of a 500 wherever it lands.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "invalid_json", "JSON strings must be valid Unicode (a lone surrogate escape)") from None
     return data
