@@ -41,3 +41,11 @@ async def test_lone_surrogate_in_an_upload_caption_is_invalid_json(local_api) ->
         data='{"filename": "a.jpg", "content_type": "image/jpeg", "file_size": 10, "caption": "\\ud800"}')
     assert resp.status == 400 and (await resp.json())["error"]["code"] == "invalid_json"
     assert (await local_api.counts())["posts"] == 0
+
+
+async def test_nul_in_login_is_invalid_login(client) -> None:
+    """PostgreSQL text cannot hold NUL, so the account lookup raised: a 500 for any client."""
+    resp = await client.post("/api/v1/auth/login", json={"login": "ali\u0000ce", "password": "long enough password"})
+    assert resp.status == 400
+    body = await resp.json()
+    assert body["error"]["code"] == "invalid_login" and body["error"]["details"]["field"] == "login"
