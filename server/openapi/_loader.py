@@ -31,6 +31,9 @@ REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID_REF = "#/components/headers/X-Request-Id"
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when built with it: 10x faster
+
+
 class FragmentError(ValueError):
     """Fragments that cannot be merged; the message names the files and the clashing entry."""
 
@@ -113,7 +116,7 @@ def merge(base: Mapping[str, Any], fragments: Iterable[tuple[str, Mapping[str, A
 
 
 def _read(file: Traversable) -> dict[str, Any]:
-    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    data = yaml.load(file.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     if not isinstance(data, dict):
         raise FragmentError(f"{file.name}: a fragment is a YAML mapping")
     return data
