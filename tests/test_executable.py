@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 EXECUTABLE = REPO / "dist" / "imagepipe"
 SOURCE_DIRS = ("server", "actors", "native_bench")
-SOURCE_SUFFIXES = {".py", ".sql", ".toml"}
+SOURCE_SUFFIXES = {".py", ".sql", ".toml", ".yaml", ".html", ".js"}  # .yaml/.html/.js: server/openapi
 PUBLISH_TIMEOUT_S = 180.0
 
 
