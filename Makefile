@@ -9,7 +9,7 @@ STAMP_RUN := $(VENV)/.installed-run-$(DEPS)
 STAMP_TEST := $(VENV)/.installed-test-$(DEPS)
 STAMP_DIST := $(VENV)/.installed-dist-$(DEPS)
 
-.PHONY: run test test-fast dist clean
+.PHONY: run test test-fast fuzz-api dist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ test: $(STAMP_TEST)
 # Local loop: skips the slow build-the-executable test.
 test-fast: $(STAMP_TEST)
 	$(BIN)/python -m pytest --skip-slow $(PYTEST_ARGS)
+
+# schemathesis against a real server for longer than the suite's run (tests/test_openapi_fuzz.py):
+# every operation, FUZZ_EXAMPLES cases each and phase, a fresh seed; FUZZ_ARGS go to `st run`.
+FUZZ_EXAMPLES ?= 1000
+fuzz-api: $(STAMP_TEST)
+	$(BIN)/python tests/fuzz_api.py --examples $(FUZZ_EXAMPLES) $(if $(FUZZ_ARGS),-- $(FUZZ_ARGS))
 
 # One file, dist/imagepipe; the self-test fails the target if the frozen pool or libvips is broken.
 # The lock (shared with tests/test_executable.py) keeps two builds apart; PyInstaller writes its

@@ -24,6 +24,7 @@ from .metrics import Metrics
 from . import auth, mail
 from . import posts
 from . import social
+from . import openapi
 from .storage import media_routes, store_ctx
 from .readiness import Readiness
 from .secrets_store import load_or_create_jwt_key
@@ -112,4 +113,5 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     auth.add_routes(app)
     posts.add_routes(app)
     social.add_routes(app)
+    openapi.add_routes(app)
     return app
