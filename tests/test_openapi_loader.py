@@ -71,3 +71,56 @@ def test_a_new_file_in_the_folder_is_picked_up(tmp_path: Path) -> None:
     (tmp_path / "alpha.yaml").write_text("paths:\n  /a:\n    get: {operationId: a, responses: {'204': {description: ok}}}\n")
     (tmp_path / "notes.md").write_text("not a fragment")
     assert list(build_document(tmp_path)["paths"]) == ["/a", "/z"]  # sorted by file name
+
+
+SHARED = {"components": {"responses": {
+    "Limited": {"description": "slow down", "headers": {"Retry-After": {"schema": {"type": "string"}}},
+                "x-error-codes": ["rate_limited"]},
+    "Plain": {"description": "no codes"},
+}}}
+
+
+def _codes(response: dict) -> list[str]:
+    return response["content"]["application/json"]["schema"]["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"]
+
+
+def test_a_shared_answer_extended_with_codes_of_its_own() -> None:
+    doc = merge(BASE, [("shared.yaml", SHARED), ("a.yaml", {"paths": {"/x": {"post": op("postX", **{
+        "429": {"$ref": "#/components/responses/Limited", "x-error-codes": ["too_many_open"], "description": "mine"},
+        "503": {"$ref": "#/components/responses/Limited"},
+    })}}})])
+    responses = doc["paths"]["/x"]["post"]["responses"]
+    extended = responses["429"]
+    assert "$ref" not in extended and extended["description"] == "mine"
+    assert _codes(extended) == ["rate_limited", "too_many_open"]
+    assert "Retry-After" in extended["headers"] and "X-Request-Id" in extended["headers"]
+    assert responses["503"] == {"$ref": "#/components/responses/Limited"}  # a plain reference stays one
+    assert _codes(doc["components"]["responses"]["Limited"]) == ["rate_limited"]  # the shared one is untouched
+
+
+@pytest.mark.parametrize("response, message", [
+    ({"$ref": "#/components/responses/Plain", "x-error-codes": ["x"]}, "only a shared answer with x-error-codes"),
+    ({"$ref": "#/components/schemas/Error", "x-error-codes": ["x"]}, "only a shared answer with x-error-codes"),
+    ({"$ref": "#/components/responses/Limited", "x-error-codes": ["x"], "headers": {}}, "takes only x-error-codes"),
+])
+def test_what_cannot_be_extended(response: dict, message: str) -> None:
+    with pytest.raises(FragmentError, match=message):
+        merge(BASE, [("shared.yaml", SHARED), ("a.yaml", {"paths": {"/x": {"get": op("getX", **{"400": response})}}})])
+
+
+def test_every_operation_gets_the_base_answers_it_does_not_give_itself() -> None:
+    base = {**BASE, "x-every-operation": {"responses": {"414": {"description": "long"}, "400": {"description": "base"}}}}
+    doc = merge(base, [("a.yaml", {"paths": {"/x": {"get": op("getX", **{"400": {"description": "own"}}),
+                                                     "put": op("putX")}}})])
+    assert "x-every-operation" not in doc
+    get, put = doc["paths"]["/x"]["get"]["responses"], doc["paths"]["/x"]["put"]["responses"]
+    assert get["400"]["description"] == "own" and get["414"]["description"] == "long"
+    assert put["400"]["description"] == "base" and set(put) == {"204", "400", "414"}
+    put["414"]["description"] = "changed"
+    assert get["414"]["description"] == "long"  # copies, not one shared object
+
+
+def test_the_cors_preflight_is_expanded_like_an_operation() -> None:
+    base = {**BASE, "x-cors-preflight": {"responses": {"403": {"description": "no", "x-error-codes": ["cors_origin_not_allowed"]}}}}
+    preflight = merge(base, [])["x-cors-preflight"]["responses"]["403"]
+    assert _codes(preflight) == ["cors_origin_not_allowed"] and "X-Request-Id" in preflight["headers"]

@@ -4,12 +4,19 @@ Pure (files in, dict out) and strict: two fragments that define the same operati
 component name differently are an error at load time, so parallel work cannot silently overwrite
 another area's description. How to document an endpoint: ``README.md`` in this folder.
 
-Two conveniences keep fragments short; both expand into plain OpenAPI, so the served document is
+A few conveniences keep fragments short; each expands into plain OpenAPI, so the served document is
 standard:
 - ``x-error-codes: [code, ...]`` on a response becomes its JSON body schema: the shared ``Error``
   shape with ``error.code`` limited to exactly those codes (so a new code fails the tests until it
   is documented);
-- every response gets the ``X-Request-Id`` header, which the request-id middleware sets on all answers.
+- a shared answer (``components/responses``) is referenced as it is, or extended with the
+  operation's own codes for the same status: ``{$ref: ..., x-error-codes: [...], description?}``
+  becomes a copy of the shared answer (its headers included) with the union of the codes, so
+  ``invalid_json`` or ``rate_limited`` is written once, in ``base.yaml``;
+- ``x-every-operation`` in ``base.yaml`` lists responses every operation gets (what the server
+  answers before any handler runs);
+- every response gets the ``X-Request-Id`` header, which the request-id middleware sets on all
+  answers (a response may describe the header itself where it is not sent).
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "pa
 ERROR_SCHEMA_REF = "#/components/schemas/Error"
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID_REF = "#/components/headers/X-Request-Id"
+SHARED_RESPONSES = "#/components/responses/"
+EVERY_OPERATION = "x-every-operation"
+CORS_PREFLIGHT = "x-cors-preflight"
 
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when built with it: 10x faster
@@ -64,13 +74,48 @@ def _expand_response(response: dict[str, Any], where: str) -> None:
     response.setdefault("headers", {}).setdefault(REQUEST_ID_HEADER, {"$ref": REQUEST_ID_REF})
 
 
-def _expand(document: dict[str, Any]) -> None:
+def _extended(response: dict[str, Any], shared: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``{$ref: shared answer, x-error-codes: [...], description?}`` as a response of its own: the
+    shared answer's copy with the union of both code lists. Called before ``shared`` is expanded."""
+    ref = response["$ref"]
+    name = ref[len(SHARED_RESPONSES):] if ref.startswith(SHARED_RESPONSES) else None
+    if name not in shared or "x-error-codes" not in shared[name]:
+        raise FragmentError(f"{where}: only a shared answer with x-error-codes can be extended, not {ref}")
+    unknown = set(response) - {"$ref", "x-error-codes", "description"}
+    if unknown:
+        raise FragmentError(f"{where}: an extended answer takes only x-error-codes and description, not {sorted(unknown)}")
+    extended = copy.deepcopy(shared[name])
+    own = response["x-error-codes"]
+    if not isinstance(own, list):
+        raise FragmentError(f"{where}: x-error-codes must be a list, got {own!r}")
+    extended["x-error-codes"] = [*extended["x-error-codes"], *own]
+    extended["description"] = response.get("description", extended["description"])
+    return extended
+
+
+def _operations(document: Mapping[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
             if method in HTTP_METHODS:
-                for status, response in operation.get("responses", {}).items():
-                    _expand_response(response, f"{method.upper()} {path} {status}")
-    for name, response in document.get("components", {}).get("responses", {}).items():
+                yield f"{method.upper()} {path}", operation
+
+
+def _expand(document: dict[str, Any]) -> None:
+    shared = document.get("components", {}).get("responses", {})
+    every = (document.pop(EVERY_OPERATION, None) or {}).get("responses", {})
+    operations = list(_operations(document))
+    if CORS_PREFLIGHT in document:
+        operations.append((CORS_PREFLIGHT, document[CORS_PREFLIGHT]))
+    for label, operation in operations:
+        responses = operation.setdefault("responses", {})
+        for status, response in every.items():
+            responses.setdefault(status, copy.deepcopy(response))
+        for status, response in list(responses.items()):
+            where = f"{label} {status}"
+            if "$ref" in response and "x-error-codes" in response:
+                response = responses[status] = _extended(response, shared, where)
+            _expand_response(response, where)
+    for name, response in shared.items():
         _expand_response(response, f"components/responses/{name}")
 
 
