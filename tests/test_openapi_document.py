@@ -41,6 +41,58 @@ def test_every_operation_has_an_id_a_tag_and_only_documented_error_codes() -> No
     assert len(ids) == len(set(ids)), "operationIds must be unique"
 
 
+def _operations() -> list[tuple[str, dict[str, Any]]]:
+    return [(f"{method.upper()} {path}", item[method]) for path, item in load_document()["paths"].items()
+            for method in HTTP_METHODS if method in item]
+
+
+def _codes(response: dict[str, Any]) -> set[str]:
+    """The error codes a (loader-expanded) response allows; a $ref is followed."""
+    if "$ref" in response:
+        response = load_document()["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    for part in schema.get("allOf", []):
+        code = part.get("properties", {}).get("error", {}).get("properties", {}).get("code", {})
+        if "enum" in code:
+            return set(code["enum"])
+    return set()
+
+
+def test_every_json_body_operation_documents_the_body_errors() -> None:
+    """What read_json answers for any JSON endpoint, so that no operation forgets one."""
+    wanted = {"400": "invalid_json", "408": "request_timeout", "413": "payload_too_large",
+              "415": "unsupported_media_type"}
+    missing = [f"{label} {status} {code}" for label, operation in _operations()
+               if "application/json" in operation.get("requestBody", {}).get("content", {})
+               for status, code in wanted.items() if code not in _codes(operation["responses"].get(status, {}))]
+    assert not missing, missing
+
+
+# Operations that use no database, file system or other service: nothing of theirs can be unavailable.
+NEEDS_NOTHING = {"healthz", "readyz", "getOpenApi", "getDocsPage", "getDocsAsset", "verifyEmailLink",
+                 "verifyEmailPage", "resetPasswordPage"}
+
+
+def test_every_operation_that_needs_a_service_documents_the_outage_answer() -> None:
+    missing = [label for label, operation in _operations()
+               if operation["operationId"] not in NEEDS_NOTHING
+               and not {"database_unavailable", "temporarily_unavailable"} <= _codes(operation["responses"].get("503", {}))]
+    assert not missing, missing
+
+
+def test_every_operation_that_takes_a_token_documents_each_refusal() -> None:
+    missing = [label for label, operation in _operations()
+               if {"bearerAuth": []} in operation.get("security", [])
+               and not {"unauthorized", "invalid_token", "token_expired"} <= _codes(operation["responses"].get("401", {}))]
+    assert not missing, missing
+
+
+def test_every_operation_can_be_refused_before_it_runs() -> None:
+    for label, operation in _operations():
+        assert _codes(operation["responses"]["414"]) == {"uri_too_long"}, label
+        assert _codes(operation["responses"]["431"]) == {"headers_too_large"}, label
+
+
 def _sample(path: str) -> str:
     import re
 
@@ -187,3 +239,18 @@ async def test_answers_of_other_servers_are_not_judged(aiohttp_server) -> None: 
         assert b"sleeping" in await asyncio.to_thread(fetch)
     finally:
         await server.close()
+
+
+async def test_a_drifting_preflight_fails_the_test(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    """Preflights are checked against ``x-cors-preflight``: a grant without its headers is drift."""
+
+    async def preflight(request: web.Request) -> web.Response:
+        return web.Response(status=204, headers={"X-Request-Id": "r1"})
+
+    app = web.Application()
+    app.router.add_route("OPTIONS", "/api/v1/auth/login", preflight)
+    client = await aiohttp_client(app)
+    with pytest.raises(openapi_check.OpenApiDrift, match="Access-Control-Allow-Origin"):
+        await client.options("/api/v1/auth/login", headers={"Origin": "https://a.example",
+                                                            "Access-Control-Request-Method": "POST"})
+    assert _take_recorded("Access-Control-Allow-Origin")
