@@ -1,11 +1,14 @@
 """Schema-driven fuzzing of a real ``imagepipe serve`` with schemathesis, from our OpenAPI document.
 
-Two verified accounts: the fuzzer acts as alice; bob owns a published post and a pending upload
-the fuzzer is pointed at (``fuzz_hooks.py``). Every operation gets ``--examples`` generated cases
-in each phase (examples, coverage, fuzzing) plus stateful sequences along the document's links,
-under every schemathesis check (no 5xx, status codes, content types, headers and bodies as
-documented, auth enforced, object-level authorization between the two accounts) and ours
-(nothing of bob's leaks, none of bob's posts changes). Afterwards bob's data is read back.
+Verified accounts: the fuzzer acts as alice. bob owns a published post (with his own comment and
+like on it) and a pending upload, follows carol and erin, blocks dave, and has a profile; carol blocks
+alice and owns a published post. The fuzzer is pointed at all of it (``fuzz_hooks.py``). Every
+operation gets ``--examples`` generated cases in each phase (examples, coverage, fuzzing) plus
+stateful sequences along the document's links, under every schemathesis check (no 5xx, status
+codes, content types, headers and bodies as documented, auth enforced, object-level authorization
+between alice and bob) and ours (nothing of bob's private data and nothing of carol's reaches
+alice; alice changes none of bob's posts and deletes none of his comments). Afterwards bob's and
+carol's data is read back as they see it: nothing alice did may have changed it.
 
 The suite runs a short session (``test_openapi_fuzz.py``); ``make fuzz-api`` a longer one:
 ``python tests/fuzz_api.py --examples 1000 [--seed N] [-- extra schemathesis args]``.
@@ -41,9 +44,16 @@ PASSWORD = "a long enough password"  # HttpApi.signup's
 SERVER_ENV = {
     "IMAGEPIPE_RATE_LIMIT_IP_PER_MIN": "1000000",
     "IMAGEPIPE_RATE_LIMIT_ACCOUNT_PER_MIN": "1000000",
+    "IMAGEPIPE_RATE_LIMIT_FOLLOWS_PER_MIN": "1000000",
+    "IMAGEPIPE_RATE_LIMIT_LIKES_PER_MIN": "1000000",
+    "IMAGEPIPE_RATE_LIMIT_COMMENTS_PER_MIN": "1000000",
+    "IMAGEPIPE_UPLOADS_PER_USER_PER_MIN": "1000000",
     "IMAGEPIPE_MAX_OPEN_UPLOADS_PER_USER": "1000000",
+    "IMAGEPIPE_LOGIN_FAILURES_PER_ADDRESS": "1000000",
+    "IMAGEPIPE_LOGIN_FAILURES_PER_ACCOUNT": "1000000",
     "IMAGEPIPE_WORKERS": "1",
 }
+BOB_PROFILE = {"display_name": "Bob B.", "bio": "bob's own words"}
 CONFIG = """\
 hooks = "fuzz_hooks"
 workers = {workers}
@@ -56,6 +66,16 @@ max-examples = {examples}
 database = "none"
 # Unknown query parameters are ignored, as by most HTTP APIs; not an error to report.
 allow-extra-parameters = false
+
+# Values taken from earlier answers make a path-only operation's input space a handful of ids,
+# which Hypothesis exhausts after a few cases: the fuzzing phase draws from the schema (and
+# fuzz_hooks aims a quarter of it at bob's and carol's real ids); the stateful phase keeps them.
+[phases.fuzzing.extra-data-sources]
+responses = false
+
+# Longer call sequences along the links: comment then delete it, profile then follow...
+[phases.stateful]
+max-steps = 12
 
 [checks]
 # valid input may still be refused for reasons of state (404 for an id that does not exist)
@@ -92,38 +112,88 @@ def _login_entry(name: str) -> dict[str, Any]:
     }
 
 
-def seed_victim(bob: HttpApi, bob_id: str) -> dict[str, Any]:
-    """A published post and a pending upload of bob's; what must stay his."""
-    data = small_jpeg()
-    published = bob.complete(bob.put_source(data))
+def _published(api: HttpApi) -> str:
+    post_id = api.complete(api.put_source(small_jpeg()))
     deadline = time.monotonic() + 120
-    while bob.post(published)["status"] != "published":
+    while api.post(post_id)["status"] != "published":
         if time.monotonic() > deadline:
-            raise AssertionError(f"bob's post did not publish: {bob.post(published)}")
+            raise AssertionError(f"the post did not publish: {api.post(post_id)}")
         time.sleep(0.2)
-    status, pending, _ = bob.call("POST", "/api/v1/posts/upload/init",
-                                  {"filename": "p.jpg", "content_type": "image/jpeg", "file_size": 1000})
-    assert status == 201, pending
+    return post_id
+
+
+def _ok(api: HttpApi, method: str, path: str, body: dict | None = None, status: int = 200) -> dict:
+    got, answer, _ = api.call(method, path, body)
+    assert got == status, (method, path, got, answer)
+    return answer
+
+
+def seed_victims(base_url: str, data_dir: Path) -> dict[str, Any]:
+    """bob's and carol's data that alice must neither see (what is private) nor change."""
+    bob = HttpApi(base_url).signup(data_dir, username="bob")
+    carol = HttpApi(base_url).signup(data_dir, username="carol")
+    for name in ("dave", "erin"):
+        HttpApi(base_url).signup(data_dir, username=name)
+    ids = {name: _ok(HttpApi(base_url), "GET", f"/api/v1/users/{name}")["id"] for name in ("bob", "carol", "dave", "erin")}
+    published = _published(bob)
+    pending = _ok(bob, "POST", "/api/v1/posts/upload/init",
+                  {"filename": "p.jpg", "content_type": "image/jpeg", "file_size": 1000}, 201)
+    comment = _ok(bob, "POST", f"/api/v1/posts/{published}/comments", {"body": "bob's own comment"}, 201)
+    _ok(bob, "PUT", f"/api/v1/posts/{published}/like")
+    _ok(bob, "PUT", "/api/v1/users/carol/follow")
+    _ok(bob, "PUT", "/api/v1/users/erin/follow")  # alice may follow and unfollow erin herself
+    _ok(bob, "PUT", "/api/v1/users/dave/block")
+    _ok(bob, "PATCH", "/api/v1/users/me", BOB_PROFILE)
+    carol_post = _published(carol)
+    _ok(carol, "PUT", "/api/v1/users/alice/block")
+    alice = _login(base_url, "alice")
+    assert alice is not None
+    own_comment = _ok(alice, "POST", f"/api/v1/posts/{published}/comments", {"body": "alice's, hers to delete"}, 201)
     return {
-        "user_id": bob_id, "email": "bob@example.org",
+        "user_id": ids["bob"], "email": "bob@example.org",
         "post_ids": [published, pending["post_id"]], "private_post_ids": [pending["post_id"]],
-        "published_post_id": published, "tokens": [pending["upload_token"]],
+        "published_post_id": published, "tokens": [pending["upload_token"]], "comment_id": comment["id"],
+        "alice_comment_id": own_comment["id"],
+        "user_refs": [ids["bob"], "bob"],
+        # carol blocks alice: to alice, nothing of carol's exists.
+        "hidden": {"user_id": ids["carol"], "username": "carol", "post_id": carol_post},
+        "other_ids": [ids["dave"], "dave", ids["erin"], "erin"],
     }
 
 
+def _login(base_url: str, name: str) -> HttpApi | None:
+    status, tokens, _ = HttpApi(base_url).call("POST", "/api/v1/auth/login", {"login": name, "password": PASSWORD})
+    return HttpApi(base_url, tokens["access_token"]) if status == 200 else None
+
+
 def victim_problems(base_url: str, victim: dict[str, Any]) -> list[str]:
-    """What of bob's is no longer as it was."""
-    bob = HttpApi(base_url)
-    status, tokens, _ = bob.call("POST", "/api/v1/auth/login", {"login": "bob", "password": PASSWORD})
-    if status != 200:
-        return [f"bob can no longer log in: {status} {tokens}"]
-    bob = HttpApi(base_url, tokens["access_token"])
+    """What of bob's and carol's is no longer as it was, read as they see it."""
+    bob, carol = _login(base_url, "bob"), _login(base_url, "carol")
+    if bob is None or carol is None:
+        return [f"bob or carol can no longer log in: {bob}, {carol}"]
+    published = victim["published_post_id"]
     problems = []
-    status, page, _ = bob.call("GET", f"/api/v1/users/{victim['user_id']}/posts")
-    listed = {item["id"]: item["status"] for item in page.get("items", [])}
-    expected = {victim["published_post_id"]: "published", victim["private_post_ids"][0]: "pending_upload"}
-    if status != 200 or listed != expected:
-        problems.append(f"bob's posts changed: {status} {listed}, expected {expected}")
+
+    def expect(what: str, api: HttpApi, path: str, check: Any) -> None:
+        status, body, _ = api.call("GET", path)
+        if status != 200 or not check(body):
+            problems.append(f"{what} changed: GET {path} -> {status} {json.dumps(body)[:400]}")
+
+    expected = {published: "published", victim["private_post_ids"][0]: "pending_upload"}
+    expect("bob's posts", bob, f"/api/v1/users/{victim['user_id']}/posts",
+           lambda page: {i["id"]: i["status"] for i in page["items"]} == expected)
+    expect("bob's comment", bob, f"/api/v1/posts/{published}/comments?limit=100",
+           lambda page: victim["comment_id"] in [c["id"] for c in page["items"]])
+    expect("bob's like", bob, f"/api/v1/posts/{published}", lambda post: post["liked_by_me"] is True)
+    expect("bob's follows", bob, f"/api/v1/users/{victim['user_id']}/following?limit=100",
+           lambda page: sorted(u["username"] for u in page["items"]) == ["carol", "erin"])
+    expect("bob's block of dave", bob, "/api/v1/users/me/blocks?limit=100",
+           lambda page: [u["username"] for u in page["items"]] == ["dave"])
+    expect("bob's profile", bob, "/api/v1/users/me",
+           lambda p: {k: p[k] for k in BOB_PROFILE} == BOB_PROFILE)
+    expect("carol's block of alice", carol, "/api/v1/users/me/blocks?limit=100",
+           lambda page: [u["username"] for u in page["items"]] == ["alice"])
+    expect("carol's post", carol, f"/api/v1/posts/{victim['hidden']['post_id']}", lambda p: p["status"] == "published")
     return problems
 
 
@@ -152,9 +222,7 @@ def run_fuzz(workdir: Path, examples: int, *, seed: int | None = None, workers: 
     data_dir = workdir / "data"
     with ServerProcess(data_dir, free_port(), server_env(**SERVER_ENV)).start() as server:
         HttpApi(server.base_url).signup(data_dir, username="alice")
-        bob = HttpApi(server.base_url).signup(data_dir, username="bob")
-        _, me, _ = bob.call("GET", "/api/v1/auth/me")
-        victim = seed_victim(bob, me["id"])
+        victim = seed_victims(server.base_url, data_dir)
 
         auth_file = workdir / "wfc-auth.json"
         auth_file.write_text(json.dumps({"auth": [_login_entry("alice"), _login_entry("bob")]}))
