@@ -20,7 +20,10 @@ from server.db.embedded import EmbeddedPostgres, start_embedded
 
 pytest_plugins = ["s3server"]  # moto S3 server fixtures: s3_server, s3_bucket
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+# The shared corpus sits beside the checkout (/work/shared beside /work/main); a worktree one level
+# deeper (/work/wt/<name>) finds it too, instead of silently skipping every test that needs it.
+CORPUS = next((p / "shared" / "corpus" for p in Path(__file__).resolve().parents[2:4]
+               if (p / "shared" / "corpus").is_dir()), Path(__file__).resolve().parents[2] / "shared" / "corpus")
 TEMPLATE_DB = "imagepipe_template"
 
 
