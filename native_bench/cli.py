@@ -140,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--no-codec", action="store_true", help="skip the codec run used for the pipeline/codec ratio")
     pipe.add_argument("--social", action="store_true",
                       help="also time like, unlike and comment round trips while the pool is saturated")
+    stress = pipe.add_mutually_exclusive_group()
+    stress.add_argument("--overload", action="store_true",
+                        help="offer twice the pool's throughput for --duration: only 503s from upload/init allowed")
+    stress.add_argument("--noisy-neighbour", action="store_true",
+                        help="time one account's upload while another account has 60 jobs queued")
+    pipe.add_argument("--duration", type=float, default=300.0, help="with --overload: seconds of overload (default 300)")
 
     queue = sub.add_parser("queue", help="no-op jobs through the real claim/renew/complete SQL: jobs/s, "
                                          "claim latency, exactly-once check",
@@ -327,6 +333,11 @@ def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = 
         images, source = resolve_images(args.images)
         ctx = Context(args, images, source, settings)
         say(f"bench {args.mode}: {len(images)} image(s) from {source}", ctx.progress)
+        if args.mode == "pipeline" and (args.overload or args.noisy_neighbour):
+            from .stress import run_stress
+
+            run_stress(args, images, args.workers or cores(), ctx.options)  # prints a verdict; measures only
+            return 0
         if args.mode == "codec" and args.interleave:
             return _interleaved(ctx)
         codec, pipelines, show_rec = run_mode(ctx)

@@ -50,6 +50,15 @@ def lock_data_dir(data_dir: Path) -> IO[str] | None:
     return handle
 
 
+def lease_owner(data_dir: Path, locked: bool) -> str:
+    """This process life's lease owner name. Only the holder of the data dir's lock names its
+    leases under the data dir's prefix: a successor that takes the lock reaps that prefix as its
+    dead predecessor's, and a live sibling on the same data dir (two local-store instances share
+    one) that had used it would lose its jobs mid-work. Its leases simply expire if it dies."""
+    prefix = instance_prefix(data_dir) if locked else f"{socket.gethostname()}/unlocked-{uuid.uuid4().hex}/"
+    return f"{prefix}{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 def transcode_options(settings: Settings):  # type: ignore[no-untyped-def]
     """The transcode options these settings ask for; the pipeline and ``bench codec`` share them."""
     from actors.transcode import TranscodeOptions, VariantSpec
@@ -134,7 +143,7 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     prefix = instance_prefix(settings.data_dir)
     lock = lock_data_dir(settings.data_dir)
-    owner = f"{prefix}{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    owner = lease_owner(settings.data_dir, lock is not None)
     fatal = app.get(appkeys.FATAL)
     config = pipeline_config(settings, pool, store, owner, app.get(appkeys.METRICS))
     pipeline = Pipeline(

@@ -137,3 +137,14 @@ def test_only_one_live_process_may_claim_a_data_dirs_old_leases(tmp_path) -> Non
     again = lock_data_dir(tmp_path)
     assert again is not None
     again.close()
+
+
+def test_the_next_job_to_run_is_the_oldest_of_the_account_with_fewest_running() -> None:
+    from actors.pipeline.decisions import next_to_run
+
+    busy, quiet, other = "busy", "quiet", "other"
+    assert next_to_run([(busy, False), (busy, False), (quiet, False)], [busy, busy]) == 2
+    assert next_to_run([(busy, False), (quiet, False), (other, False)], [busy]) == 1, "ties go to the oldest"
+    assert next_to_run([(busy, False), (busy, False)], [busy]) == 0
+    assert next_to_run([(busy, True), (quiet, False)], [busy]) == 0, "a suspect at the head keeps its place"
+    assert next_to_run([(quiet, False)], []) == 0

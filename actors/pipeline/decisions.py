@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Iterable
+from collections import Counter
+from typing import Hashable, Iterable, Sequence
 
 import asyncpg
 
@@ -35,6 +36,9 @@ _DB_TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash recovery
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections
+    # A connection cut mid-operation (pg_terminate_backend, a crash) can leave asyncpg's protocol
+    # half way; its next use raises this before the pool drops it (asyncpg issues 784, 1069).
+    asyncpg.exceptions.InternalClientError,
 )
 # InterfaceError is also what a programming error raises (a query given the wrong number of
 # arguments): only these mean the connection or pool went away under us.
@@ -105,6 +109,18 @@ def split_poison(breaks: dict[int, int], threshold: int) -> tuple[list[int], lis
     poison = sorted(i for i, n in breaks.items() if n >= threshold)
     again = sorted(i for i, n in breaks.items() if n < threshold)
     return poison, again
+
+
+def next_to_run(pending: Sequence[tuple[Hashable, bool]], running: Iterable[Hashable]) -> int:
+    """Which held job goes to a free worker: (account, suspect) per waiting job, in arrival order,
+    and the accounts of the jobs running. The queue's fair ranks decide what is claimed, but an
+    instance holds a few jobs ahead of its workers; among those, the oldest job of the account with
+    the fewest jobs running here goes first, so a quiet account's upload does not also wait behind
+    a busy account's jobs already fetched. A suspect at the head keeps its place: it runs alone."""
+    if not pending or pending[0][1]:
+        return 0
+    counts = Counter(running)
+    return min(range(len(pending)), key=lambda i: (counts[pending[i][0]], i))
 
 
 def may_submit(next_suspect: bool, running_suspects: Iterable[bool], workers: int) -> bool:

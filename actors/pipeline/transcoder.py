@@ -21,7 +21,9 @@ from typing import Any
 from actors.runtime import Actor
 
 from .context import PipelineContext
-from .decisions import SOURCE_CHANGED, classify, may_submit, poison_verdict, split_poison, timeout_verdict
+from .decisions import (
+    SOURCE_CHANGED, classify, may_submit, next_to_run, poison_verdict, split_poison, timeout_verdict,
+)
 from .pool import WorkerPool
 from .ports import ClaimedJob
 from .tracker import FETCH, POOL, PUBLISH, WAIT
@@ -164,7 +166,10 @@ class TranscodeSupervisor(Actor):
         if not self.pool.ready or self.rebuilding or self.recycling:
             return
         while self.pending:
-            work = self.pending[0]
+            index = next_to_run(
+                [(w.job.user_id, w.suspect) for w in self.pending], (w.job.user_id for w in self.running.values())
+            )
+            work = self.pending[index]
             if not may_submit(work.suspect, (w.suspect for w in self.running.values()), self.pool.workers):
                 return
             cfg = self.ctx.config
@@ -176,7 +181,7 @@ class TranscodeSupervisor(Actor):
                 self.ctx.metrics.pool_breaks += 1
                 await self._rebuild(blocked=True)
                 return
-            self.pending.popleft()
+            del self.pending[index]
             work.generation, work.started = self.pool.generation, time.monotonic()
             self.running[work.job.id] = work
             self.ctx.tracker.move(work.job.id, POOL)

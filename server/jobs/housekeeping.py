@@ -21,13 +21,16 @@ PRUNE_BATCHES_PER_RUN = 10
 
 async def sweep_unpublished_writes(queue: JobQueue, store, older_than_s: float) -> int:  # type: ignore[no-untyped-def]
     """Remove the objects of claims that wrote variants and then lost their job (fenced out,
-    crashed, post deleted); each row is locked while its objects go, and dropped only after."""
+    crashed, post deleted); each row is dropped only after its objects are gone. Such a claim can
+    never become current again, so no lock is needed: two sweepers at once remove the same
+    objects twice, harmlessly, and no transaction stays open across the store's calls."""
     total = 0
     while True:
-        async with queue.pool.acquire() as conn, conn.transaction():
+        async with queue.pool.acquire() as conn:
             rows = await conn.fetch(q("pipeline_writes_to_sweep"), float(older_than_s), SWEEP_BATCH)
-            for row in rows:
-                await store.delete_prefix(claim_prefix(row["post_id"], row["claim"]))
+        for row in rows:
+            await store.delete_prefix(claim_prefix(row["post_id"], row["claim"]))
+            async with queue.pool.acquire() as conn:
                 await conn.execute(q("pipeline_forget_writes"), row["claim"])
         total += len(rows)
         if len(rows) < SWEEP_BATCH:

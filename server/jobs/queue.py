@@ -135,18 +135,27 @@ class JobQueue:
                 closed = await conn.fetchval(
                     q("jobs_mark_final"), job.id, job.claim, "failed", "the post was deleted", "post_deleted"
                 )
-                return PublishOutcome(Published.POST_DELETED if closed is not None else Published.LOST)
-            queued_for_s = await conn.fetchval(q("jobs_mark_succeeded"), job.id, job.claim)
-            if queued_for_s is None:
-                return PublishOutcome(Published.LOST)
-            for image in images:
-                await conn.execute(
-                    q("pipeline_insert_image"), job.post_id, image.variant, image.format, image.key,
-                    image.width, image.height, image.bytes, image.quality,
-                )
-            await conn.execute(q("pipeline_publish_post"), job.post_id, width, height, metadata)
-            await conn.execute(q("pipeline_forget_writes"), job.claim)  # published: nothing to sweep
-            return PublishOutcome(Published.PUBLISHED, queued_for_s)
+                if closed is not None:
+                    return PublishOutcome(Published.POST_DELETED)
+            else:
+                queued_for_s = await conn.fetchval(q("jobs_mark_succeeded"), job.id, job.claim)
+                if queued_for_s is not None:
+                    for image in images:
+                        await conn.execute(
+                            q("pipeline_insert_image"), job.post_id, image.variant, image.format, image.key,
+                            image.width, image.height, image.bytes, image.quality,
+                        )
+                    await conn.execute(q("pipeline_publish_post"), job.post_id, width, height, metadata)
+                    await conn.execute(q("pipeline_forget_writes"), job.claim)  # published: nothing to sweep
+                    return PublishOutcome(Published.PUBLISHED, queued_for_s)
+            # Not running under our claim: fenced out, or this is a retry whose earlier try committed
+            # and lost its answer (the connection was cut after COMMIT). The claim is ours alone, so
+            # succeeded under it means published by us; answering LOST would make the publisher
+            # delete the very objects the post shows.
+            queued_for_s = await conn.fetchval(q("jobs_succeeded_by"), job.id, job.claim)
+            if queued_for_s is not None:
+                return PublishOutcome(Published.PUBLISHED, queued_for_s)
+            return PublishOutcome(Published.LOST)
 
     async def prune_succeeded(self, retention_days: float, batch: int) -> int:
         """Delete one batch of succeeded jobs past their retention; the number deleted."""

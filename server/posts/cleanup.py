@@ -1,10 +1,12 @@
 """Background sweeps: expire abandoned uploads and remove the objects of deleted posts.
 
-Plain async functions, safe to run from several instances at once (rows are claimed with
-``FOR UPDATE SKIP LOCKED``): the pipeline's reaper calls them periodically, DELETE calls the purge
-for one post right away, and tests call them directly. Objects are removed *inside* the claiming
-transaction: if the store fails, the rows roll back and the next sweep tries again, so nothing is
-marked done while its objects remain.
+Plain async functions, safe to run from several instances at once: the pipeline's reaper calls
+them periodically, DELETE calls the purge for one post right away, and tests call them directly.
+No transaction is held across a store call (a slow store would hold a snapshot open and bloat the
+job queue's SKIP LOCKED table): rows are claimed for ``CLAIM_S`` in a short transaction
+(``FOR UPDATE SKIP LOCKED``), their objects are removed, then each is marked done. If the store
+fails, the rows stay unmarked and their claim runs out, so nothing is marked done while its
+objects remain.
 """
 
 from __future__ import annotations
@@ -23,22 +25,27 @@ from ..storage.keys import post_variant_prefix
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 100
+# How long one sweeper owns a batch: its object-store calls with their timeouts and retries, with
+# room to spare. Past it another sweeper takes the rows again (removing objects twice is harmless).
+CLAIM_S = 300
 EXPIRED_MESSAGE = "the upload was not completed before its session expired"
 
 
 async def _sweep(
     pool: asyncpg.Pool, claim: str, args: tuple[Any, ...], batch: int,
-    handle: Callable[[asyncpg.Connection, asyncpg.Record], Awaitable[None]],
+    remove: Callable[[asyncpg.Record], Awaitable[None]], done: str, done_args: Callable[[asyncpg.Record], tuple[Any, ...]],
 ) -> int:
-    """Claim up to ``batch`` rows with query ``claim``, ``handle`` each inside the same transaction,
-    and repeat until a short batch says the backlog is empty."""
+    """Claim up to ``batch`` rows with query ``claim``, ``remove`` each row's objects with no
+    connection held, mark it with query ``done``; repeat until a short batch says the backlog is
+    empty."""
     total = 0
     while True:
         async with pool.acquire() as conn:
-            async with conn.transaction():
-                rows = await conn.fetch(q(claim), batch, *args)
-                for row in rows:
-                    await handle(conn, row)
+            rows = await conn.fetch(q(claim), batch, *args, float(CLAIM_S))
+        for row in rows:
+            await remove(row)
+            async with pool.acquire() as conn:
+                await conn.execute(q(done), *done_args(row))
         total += len(rows)
         if len(rows) < batch:
             return total
@@ -48,11 +55,13 @@ async def expire_upload_sessions(pool: asyncpg.Pool, store: ObjectStore, *, batc
     """Fail posts whose upload session ran out (error ``upload_expired``) and delete any bytes that
     arrived too late to be completed. Returns the number of sessions expired."""
 
-    async def expire(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+    async def remove(row: asyncpg.Record) -> None:
         await store.delete(row["object_key"])
-        await conn.execute(q("expire_upload"), row["id"], row["post_id"], EXPIRED_MESSAGE)
 
-    total = await _sweep(pool, "lock_expired_uploads", (), batch, expire)
+    total = await _sweep(
+        pool, "claim_expired_uploads", (), batch, remove,
+        "expire_upload", lambda row: (row["id"], row["post_id"], EXPIRED_MESSAGE),
+    )
     if total:
         log.info("expired %d upload sessions", total)
     return total
@@ -64,12 +73,12 @@ async def purge_deleted_posts(
     """Delete the source and every variant of soft-deleted posts (or only ``post_id``). A post whose
     job is still running is left for a later sweep: its publisher may be writing variants now."""
 
-    async def purge(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+    async def remove(row: asyncpg.Record) -> None:
         await store.delete(row["source_key"])
         await store.delete_prefix(post_variant_prefix(row["id"]))
-        await conn.execute(q("mark_post_purged"), row["id"])
 
-    total = await _sweep(pool, "lock_posts_to_purge", (post_id,), batch, purge)
+    total = await _sweep(pool, "claim_posts_to_purge", (post_id,), batch, remove,
+                         "mark_post_purged", lambda row: (row["id"],))
     if total:
         log.info("purged the objects of %d deleted posts", total)
     return total

@@ -39,6 +39,12 @@ SET status = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_
 WHERE id = $1 AND claim = $2 AND status = 'running'
 RETURNING EXTRACT(EPOCH FROM clock_timestamp() - created_at)::float8
 
+-- name: jobs_succeeded_by
+-- Did this very claim already publish the job? (A retried publish whose first commit landed.)
+-- The seconds from upload/complete to that publication, as jobs_mark_succeeded returns them.
+SELECT EXTRACT(EPOCH FROM finished_at - created_at)::float8 FROM jobs
+WHERE id = $1 AND claim = $2 AND status = 'succeeded'
+
 -- name: jobs_mark_retry
 -- Back to the queue after $3 seconds, or dead once every attempt is spent.
 UPDATE jobs
@@ -209,7 +215,6 @@ WHERE w.created_at < now() - make_interval(secs => $1)
   AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.post_id = w.post_id AND j.claim = w.claim AND j.status = 'running')
 ORDER BY w.created_at
 LIMIT $2
-FOR UPDATE OF w SKIP LOCKED
 
 -- name: pipeline_forget_writes
 DELETE FROM variant_writes WHERE claim = $1

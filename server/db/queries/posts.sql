@@ -113,33 +113,48 @@ UPDATE jobs SET status = 'failed', last_error_code = 'post_deleted', last_error 
        finished_at = now(), updated_at = now()
 WHERE post_id = $1 AND status = 'queued';
 
--- name: lock_expired_uploads
--- Up to $1 sessions past expiry whose post still waits for bytes; SKIP LOCKED lets several
--- instances sweep at once and never blocks a complete that holds the row.
-SELECT s.id, s.post_id, s.object_key
-FROM upload_sessions s JOIN posts p ON p.id = s.post_id
-WHERE s.completed_at IS NULL AND s.expired_at IS NULL AND s.expires_at <= now()
-ORDER BY s.expires_at
-LIMIT $1
-FOR UPDATE OF s, p SKIP LOCKED;
+-- name: claim_expired_uploads
+-- Up to $1 sessions past expiry whose post still waits for bytes, claimed for $2 seconds. SKIP
+-- LOCKED lets several instances sweep at once and never touches a session a complete is holding
+-- (that complete then finds it expired, since the claim commits after expires_at).
+UPDATE upload_sessions s SET expiry_claimed_until = now() + make_interval(secs => $2::float8)
+FROM (
+    SELECT s2.id FROM upload_sessions s2 JOIN posts p ON p.id = s2.post_id
+    WHERE s2.completed_at IS NULL AND s2.expired_at IS NULL AND s2.expires_at <= now()
+      AND (s2.expiry_claimed_until IS NULL OR s2.expiry_claimed_until < now())
+    ORDER BY s2.expires_at
+    LIMIT $1
+    FOR UPDATE OF s2, p SKIP LOCKED
+) picked
+WHERE s.id = picked.id
+RETURNING s.id, s.post_id, s.object_key;
 
 -- name: expire_upload
--- $1 session id, $2 post id, $3 readable reason
-WITH closed AS (UPDATE upload_sessions SET expired_at = now() WHERE id = $1)
+-- $1 session id, $2 post id, $3 readable reason; after its late bytes were removed.
+WITH closed AS (
+    UPDATE upload_sessions SET expired_at = now()
+    WHERE id = $1 AND completed_at IS NULL AND expired_at IS NULL
+    RETURNING post_id
+)
 UPDATE posts SET status = 'failed', error = 'upload_expired', error_message = $3, updated_at = now()
-WHERE id = $2 AND status = 'pending_upload';
+WHERE id = $2 AND id IN (SELECT post_id FROM closed) AND status = 'pending_upload';
 
--- name: lock_posts_to_purge
--- Up to $1 soft-deleted posts whose objects are still stored; $2 restricts to one post (or NULL).
--- A post with a running job waits: the publisher may still be writing its variants.
-SELECT p.id, p.source_key
-FROM posts p
-WHERE p.deleted_at IS NOT NULL AND p.objects_purged_at IS NULL
-  AND ($2::uuid IS NULL OR p.id = $2)
-  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.post_id = p.id AND j.status = 'running')
-ORDER BY p.deleted_at
-LIMIT $1
-FOR UPDATE OF p SKIP LOCKED;
+-- name: claim_posts_to_purge
+-- Up to $1 soft-deleted posts whose objects are still stored, claimed for $3 seconds; $2 restricts
+-- to one post (or NULL). A post with a running job waits: the publisher may still be writing.
+UPDATE posts p SET purge_claimed_until = now() + make_interval(secs => $3::float8)
+FROM (
+    SELECT p2.id FROM posts p2
+    WHERE p2.deleted_at IS NOT NULL AND p2.objects_purged_at IS NULL
+      AND ($2::uuid IS NULL OR p2.id = $2)
+      AND (p2.purge_claimed_until IS NULL OR p2.purge_claimed_until < now())
+      AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.post_id = p2.id AND j.status = 'running')
+    ORDER BY p2.deleted_at
+    LIMIT $1
+    FOR UPDATE OF p2 SKIP LOCKED
+) picked
+WHERE p.id = picked.id
+RETURNING p.id, p.source_key;
 
 -- name: mark_post_purged
 WITH gone AS (DELETE FROM post_images WHERE post_id = $1)
