@@ -9,7 +9,7 @@ STAMP_RUN := $(VENV)/.installed-run-$(DEPS)
 STAMP_TEST := $(VENV)/.installed-test-$(DEPS)
 STAMP_DIST := $(VENV)/.installed-dist-$(DEPS)
 
-.PHONY: run test test-fast dist clean torture fuzz
+.PHONY: run test test-fast fuzz-api dist clean torture fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,15 +40,21 @@ test: $(STAMP_TEST)
 test-fast: $(STAMP_TEST)
 	$(BIN)/python -m pytest --skip-slow $(PYTEST_ARGS)
 
+# schemathesis against a real server for longer than the suite's run (tests/test_openapi_fuzz.py):
+# every operation, FUZZ_EXAMPLES cases each and phase, a fresh seed; FUZZ_ARGS go to `st run`.
+FUZZ_EXAMPLES ?= 1000
+fuzz-api: $(STAMP_TEST)
+	$(BIN)/python tests/fuzz_api.py --examples $(FUZZ_EXAMPLES) $(if $(FUZZ_ARGS),-- $(FUZZ_ARGS))
+
 # Reliability runs (issue 14); the suite runs small versions of both. Figures go to var/*.json.
 N ?=
 FAULTS ?= 15
 SEED ?= 1
 LEASE ?= 5
-torture: $(STAMP)
+torture: $(STAMP_TEST)
 	PYTHONPATH=tests $(BIN)/python -m reliability.torture -n $(or $(N),300) --faults $(FAULTS) --seed $(SEED) --lease $(LEASE) --report var/torture.json
 
-fuzz: $(STAMP)
+fuzz: $(STAMP_TEST)
 	PYTHONPATH=tests $(BIN)/python -m reliability.fuzz -n $(or $(N),3000) --seed $(SEED) --report var/fuzz.json
 
 # One file, dist/imagepipe; the self-test fails the target if the frozen pool or libvips is broken.

@@ -25,6 +25,7 @@ from . import auth, mail
 from . import moderation, posts
 from . import social
 from . import feed
+from . import openapi
 from .storage import media_routes, store_ctx
 from .readiness import Readiness
 from .secrets_store import load_or_create_jwt_key
@@ -117,4 +118,5 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     social.add_routes(app)
     feed.add_routes(app)
     moderation.add_routes(app)
+    openapi.add_routes(app)
     return app

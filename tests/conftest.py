@@ -20,17 +20,30 @@ from server.db.embedded import EmbeddedPostgres, start_embedded
 
 pytest_plugins = ["s3server"]  # moto S3 server fixtures: s3_server, s3_bucket
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+# The shared corpus sits beside the checkout (/work/shared beside /work/main); a worktree one level
+# deeper (/work/wt/<name>) finds it too, instead of silently skipping every test that needs it.
+CORPUS = next((p / "shared" / "corpus" for p in Path(__file__).resolve().parents[2:4]
+               if (p / "shared" / "corpus").is_dir()), Path(__file__).resolve().parents[2] / "shared" / "corpus")
 TEMPLATE_DB = "imagepipe_template"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Every response from our servers is checked against the OpenAPI document (openapi_check.py).
+    openapi_check.install_aiohttp_hook()
+    openapi_check.install_urllib_hook()
     # The embedded PostgreSQL runs as the `pgserver` user when we are root, so it must be able to
     # traverse to its data dir. pytest re-tightens /tmp/pytest-of-<user> to 0700 whenever any
     # session starts; a base temp dir of our own per session cannot be changed under us.
     if not config.option.basetemp:
         config.option.basetemp = tempfile.mkdtemp(prefix="imagepipe-pytest-")
         config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    record = openapi_check.RECORD
+    terminalreporter.write_line(
+        f"OpenAPI: {record.checked} responses checked against the document, {len(record.failures)} did not conform"
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -129,6 +142,38 @@ def settings(data_dir: Path, db_dsn: str) -> Settings:
     )
 
 
+@pytest.fixture(autouse=True)
+def _responses_match_openapi() -> Iterator[None]:
+    """Fails the test if any answer it received from our servers broke the OpenAPI document, even
+    one a helper caught and ignored."""
+    before = len(openapi_check.RECORD.failures)
+    yield
+    drift = openapi_check.RECORD.failures[before:]
+    if drift:
+        pytest.fail("responses that break the OpenAPI document:\n" + "\n".join(drift), pytrace=False)
+
+
+def _registering(factory):  # type: ignore[no-untyped-def]
+    """A pytest-aiohttp factory whose servers' origins are registered for the OpenAPI checks."""
+
+    async def start(*args, **kwargs):  # type: ignore[no-untyped-def]
+        made = await factory(*args, **kwargs)
+        openapi_check.register_origin(str(made.make_url("/")))
+        return made
+
+    return start
+
+
+@pytest.fixture
+def aiohttp_server(aiohttp_server):  # type: ignore[no-untyped-def]
+    return _registering(aiohttp_server)
+
+
+@pytest.fixture
+def aiohttp_client(aiohttp_client):  # type: ignore[no-untyped-def]
+    return _registering(aiohttp_client)
+
+
 @pytest.fixture
 async def client(aiohttp_client, settings: Settings, db_pool: asyncpg.Pool):
     """The real app on a fresh database, pipeline off (API-level tests)."""
@@ -149,3 +194,4 @@ def corpus_file(name: str) -> Path:
 import sys as _sys  # noqa: E402
 
 _sys.path.insert(0, str(Path(__file__).parent))
+import openapi_check  # noqa: E402

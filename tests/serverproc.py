@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 
 from native_bench.cpuprobe import kill_server
+from openapi_check import register_origin
 from server.db.embedded import postgres_processes  # noqa: F401  (tests import it from here)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,6 +47,7 @@ class ServerProcess:
 
     def start(self, wait_ready: float = 60.0) -> "ServerProcess":
         self.log_path = self.data_dir.parent / f"server-{self.port}-{int(time.time() * 1000)}.log"
+        register_origin(self.base_url)  # its answers are checked against the OpenAPI document
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [*self.command, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir)],

@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 EXECUTABLE = REPO / "dist" / "imagepipe"
 SOURCE_DIRS = ("server", "actors", "native_bench")
-SOURCE_SUFFIXES = {".py", ".sql", ".toml"}
+SOURCE_SUFFIXES = {".py", ".sql", ".toml", ".yaml", ".html", ".js"}  # .yaml/.html/.js: server/openapi
 PUBLISH_TIMEOUT_S = 180.0
 
 
@@ -203,6 +203,17 @@ def check_variants(post: dict[str, Any], fetch: Callable[[str], bytes] = fetch_p
     assert max(post["variants"]["thumbnail"]["width"], post["variants"]["thumbnail"]["height"]) <= 150
 
 
+def assert_api_docs_served(server: ServerProcess) -> None:
+    """The OpenAPI document and the docs page with every file it loads come out of the bundle."""
+    status, document = http("GET", f"{server.base_url}/api/v1/openapi.json")
+    assert status == 200 and document["openapi"].startswith("3.1") and "/api/v1/posts/upload/init" in document["paths"]
+    status, page = http("GET", f"{server.base_url}/api/docs")
+    assert status == 200 and b"swagger-ui-bundle.js" in page
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "init.js", "favicon-32x32.png"):
+        status, body = http("GET", f"{server.base_url}/api/docs/{asset}")
+        assert status == 200 and len(body) > 100, asset
+
+
 def postgres_binary_dirs(data_dir: Path) -> set[Path]:
     """Where the running postmaster's program lives: must be the copy in the data dir."""
     found = set()
@@ -235,6 +246,7 @@ def test_frozen_server_publishes_uploads_and_stops_cleanly(executable: Path, pri
         assert len(extraction_dirs(private_tmp)) == 1
         (pg_bin,) = postgres_binary_dirs(data_dir)
         assert pg_bin.is_relative_to(data_dir / "pg-bin"), "postgres must not run from the extraction dir"
+        assert_api_docs_served(server)
         token = register_verified_login(server)
         post_id = upload(server, token, photo)
         check_variants(wait_published(server, token, post_id))

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import corpus_file
+from openapi_check import register_origin
 from native_bench.promtext import gauge, queue_depth
 from serverproc import ServerProcess, free_port, server_env
 from test_pipeline_hooks import HttpApi, make_small_jpeg, wait_for
@@ -31,6 +32,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace
         IMAGEPIPE_METRICS_TOKEN=METRICS_TOKEN, IMAGEPIPE_WORKERS="1",
     )
     server = ServerProcess(root / "data", free_port(), env).start()
+    register_origin(f"http://127.0.0.1:{metrics_port}")  # its answers are checked against the OpenAPI document too
     try:
         api = HttpApi(server.base_url).signup(server.data_dir, username="opsuser")
         yield SimpleNamespace(server=server, api=api, metrics_url=f"http://127.0.0.1:{metrics_port}/metrics")
@@ -122,6 +124,7 @@ def test_metrics_moved_to_their_own_port_and_need_the_token(served: SimpleNamesp
     status, body, headers = scrape(served.metrics_url, token=None)
     assert status == 401 and json.loads(body)["error"]["code"] == "invalid_metrics_token"
     assert headers["WWW-Authenticate"].startswith("Bearer")
+    assert headers["X-Request-Id"], "the metrics port tags its answers like the API port"
     status, body, _ = scrape(served.metrics_url, token="scrape-me-" + "y" * 22)
     assert status == 401
     status, body, headers = scrape(served.metrics_url)

@@ -90,7 +90,7 @@ async def test_bad_engagement_requests_change_nothing(social: SocialApi) -> None
         ("POST", post_path(post, "/comments"), bob, {"body": "a\x00b"}, (400, "invalid_comment")),
         ("POST", post_path(post, "/comments"), bob, {"body": "a\x1bb"}, (400, "invalid_comment")),
         ("POST", post_path(post, "/comments"), bob, {"body": 42}, (400, "invalid_comment")),
-        ("POST", post_path(post, "/comments"), bob, {"body": "\udc00"}, (400, "invalid_comment")),
+        ("POST", post_path(post, "/comments"), bob, {"body": "\udc00"}, (400, "invalid_json")),
         ("POST", post_path(missing, "/comments"), bob, {"body": "hi"}, (404, "post_not_found")),
         ("GET", post_path(post, "/comments?limit=101"), None, None, (400, "invalid_limit")),
         ("GET", post_path(post, "/comments?cursor=abc"), None, None, (400, "invalid_cursor")),

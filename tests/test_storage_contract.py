@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from server import appkeys
-from server.http import error_middleware
+from server.http import error_middleware, request_id_middleware
 from server.storage import (
     InvalidKey, LocalStore, ObjectNotFound, ObjectStore, S3Store, media_routes,
 )
@@ -40,8 +40,9 @@ async def _local_backend(tmp_path: Path, aiohttp_server) -> Backend:
         signing_key=derive_signing_key("k" * 32),
     )
     await store.open()
-    # Only what the media routes need: the store and JSON errors, no database.
-    app = web.Application(middlewares=[error_middleware])
+    # Only what the media routes need: the store and the app's middlewares (answers are checked
+    # against the OpenAPI document, X-Request-Id included), no database.
+    app = web.Application(middlewares=[request_id_middleware, error_middleware])
     app[appkeys.STORE] = store
     media_routes.add_routes(app)
     await aiohttp_server(app, port=port)

@@ -92,6 +92,8 @@ def parse_credentials(data: Mapping[str, Any]) -> Credentials:
     login, password = require_string(data, "login").strip(), require_string(data, "password")
     if not login or len(login) > LOGIN_MAX:
         raise _bad("invalid_login", "login", f"login must be an email or username of 1-{LOGIN_MAX} characters")
+    if "\x00" in login:  # PostgreSQL text cannot hold NUL: the lookup raised (a 500); no account has one
+        raise _bad("invalid_login", "login", "login must not contain NUL characters")
     return Credentials(login, password)
 
 

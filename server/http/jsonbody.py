@@ -4,6 +4,8 @@ Every way a body can be wrong is a 4xx with its own code, never a 500: the wrong
 too big (413), too slow (408), not JSON, nested too deeply, or holding a number with thousands of
 digits (400 ``invalid_json``). The last one matters because CPython refuses to turn more than 4300
 digits into an int with a ValueError (not a JSONDecodeError), and parsing long numbers is quadratic.
+A string holding a lone surrogate (``"\\ud800"``, valid JSON syntax) is refused too, for every
+endpoint at once: no UTF-8 consumer takes it.
 """
 
 from __future__ import annotations
@@ -59,6 +61,12 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
         raise ApiError(400, "invalid_json", "malformed JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "request body must be a JSON object")
+    try:
+        # A \ud800-style escape decodes to a lone surrogate, which no UTF-8 consumer (PostgreSQL,
+        # hashing, bcrypt) accepts: refused here once instead of a 500 wherever it lands.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "invalid_json", "JSON strings must be valid Unicode (a lone surrogate escape)") from None
     return data
 
 

@@ -20,6 +20,7 @@ from ..db import q
 from ..metrics import Metrics, StateSnapshot
 from ..metrics.state import pipeline_numbers
 from .errors import ApiError, error_middleware
+from .request_id import request_id_middleware
 
 
 # The metrics listener's app points at the app whose numbers it shows.
@@ -59,7 +60,8 @@ async def metrics_listener_ctx(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx (with ``metrics_port``): serve /metrics on its own listener for the app's life.
     ``serve`` binds its sockets before anything starts (a busy port fails fast); tests let it bind."""
     settings = app[SETTINGS]
-    side = web.Application(middlewares=[error_middleware])
+    # The API port's request ids too: an answer here is tagged like any other (and documented so).
+    side = web.Application(middlewares=[request_id_middleware, error_middleware])
     side[SOURCE_APP] = app
     side.router.add_get("/metrics", metrics)
     runner = web.AppRunner(side, access_log=None, handle_signals=False)

@@ -93,4 +93,6 @@ async def serve(request: web.Request) -> web.StreamResponse:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_put("/media/upload/{key:.+}", upload)
-    app.router.add_get("/media/{key:.+}", serve)  # also answers HEAD
+    # Only posts/ keys, in the route itself: a catch-all GET also matched /media/upload/..., so a
+    # wrong method there answered 405 with an Allow header offering a GET that could only 404.
+    app.router.add_get("/media/{key:posts/.+}", serve)  # also answers HEAD

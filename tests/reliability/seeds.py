@@ -8,7 +8,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+# Beside the checkout (/work/shared beside /work/main), or one level up from a worktree (/work/wt/<name>).
+CORPUS = next((p / "shared" / "corpus" for p in Path(__file__).resolve().parents[3:5]
+               if (p / "shared" / "corpus").is_dir()), Path(__file__).resolve().parents[3] / "shared" / "corpus")
 SIDE = 200
 
 
