@@ -25,6 +25,7 @@ from . import auth, mail
 from . import posts
 from . import social
 from .storage import media_routes, store_ctx
+from . import web as web_app
 from .readiness import Readiness
 from .secrets_store import load_or_create_jwt_key
 
@@ -111,4 +112,5 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     auth.add_routes(app)
     posts.add_routes(app)
     social.add_routes(app)
+    web_app.add_routes(app)  # GET / and /app/...: exact paths, never a catch-all over the API
     return app

@@ -1,0 +1,123 @@
+// The app's frame: the navigation, the views behind hash routes (#/p/ID, #/u/NAME, ...), and the
+// session's start and end. Each view renders into <main>; leaving it cancels what it started.
+
+import {loggedIn, logout, onSessionChange, resume, session} from './api.js';
+import {append, clear, clearNotice, h, notice} from './dom.js';
+import {features, probe} from './features.js';
+import {connect, onLive} from './live.js';
+import {badge, bumpUnread, setUnread} from './unread.js';
+import {loginView, signupView, verifyView} from './views/auth.js';
+import {composeView} from './views/compose.js';
+import {homeView} from './views/home.js';
+import {notificationsView} from './views/notifications.js';
+import {postView} from './views/post.js';
+import {profileView} from './views/profile.js';
+
+const ROUTES = [
+  [/^\/$/, homeView, 'Home'],
+  [/^\/login$/, loginView, 'Log in'],
+  [/^\/signup$/, signupView, 'Create an account'],
+  [/^\/verify$/, verifyView, 'Check your mail'],
+  [/^\/upload$/, composeView, 'Upload a photo', {auth: true}],
+  [/^\/p\/(?<id>[^/]+)$/, postView, 'Photo'],
+  [/^\/u\/(?<user>[^/]+)$/, profileView, 'Profile'],
+  [/^\/notifications$/, notificationsView, 'Notifications', {auth: true}],
+];
+
+const main = document.getElementById('main');
+let current = null; // {controller, cleanups}
+let firstView = true;
+
+function navLink(href, text, extra = null) {
+  const here = location.hash === href || (href === '#/' && !location.hash.startsWith('#/'));
+  return h('li', null, h('a', {href, 'aria-current': here ? 'page' : null}, text, extra));
+}
+
+function renderNav() {
+  const nav = document.getElementById('nav');
+  if (!session.user) {
+    nav.replaceChildren(navLink('#/login', 'Log in'), navLink('#/signup', 'Sign up'));
+    return;
+  }
+  const out = h('button', {type: 'button', class: 'link-button'}, 'Log out');
+  out.addEventListener('click', async () => {
+    try { await logout(); } catch (err) { notice(err.message); }
+    location.hash = '#/';
+  });
+  append(clear(nav), [
+    navLink('#/', 'Home'),
+    navLink('#/upload', 'Upload'),
+    features.notifications === false ? null : navLink('#/notifications', 'Notifications', badge()),
+    navLink(`#/u/${encodeURIComponent(session.user.username)}`, 'Profile'),
+    h('li', null, out),
+  ]);
+}
+
+async function show() {
+  const hash = location.hash;
+  if (hash && !hash.startsWith('#/')) return; // an in-page anchor (the skip link), not a route
+  const path = decodeURIComponent(hash.slice(1) || '/');
+  if (current) {
+    current.controller.abort();
+    for (const fn of current.cleanups) fn();
+  }
+  const controller = new AbortController();
+  current = {controller, cleanups: []};
+  const ctx = {signal: controller.signal, onCleanup: (fn) => current.cleanups.push(fn)};
+  clearNotice();
+  renderNav();
+  main.replaceChildren();
+  const match = ROUTES.map(([re, view, title, opts]) => [re.exec(path), view, title, opts || {}]).find(([m]) => m);
+  if (!match) {
+    main.append(h('h1', {tabindex: -1}, 'Not found'), h('p', null, 'There is no such page. ', h('a', {href: '#/'}, 'Go home')));
+  } else {
+    const [m, view, title, opts] = match;
+    document.title = `${title} · imagepipe`;
+    if (opts.auth && !loggedIn()) {
+      ctx.next = hash;
+      loginView(main, {}, {...ctx, next: hash});
+    } else {
+      try {
+        main.setAttribute('aria-busy', 'true');
+        await view(main, m.groups || {}, ctx);
+      } catch (err) {
+        if (err.name !== 'AbortError') {
+          if (!main.querySelector('h1')) main.append(h('h1', {tabindex: -1}, title));
+          main.append(h('p', {class: 'form-error'}, err.message));
+          notice(err.message);
+        }
+      } finally {
+        main.removeAttribute('aria-busy');
+      }
+    }
+  }
+  if (controller.signal.aborted) return;
+  const heading = main.querySelector('h1');
+  if (heading && heading.textContent) document.title = `${heading.textContent} · imagepipe`;
+  // After a navigation the focus moves to the new view's heading, as a page load would.
+  if (!firstView && heading) heading.focus();
+  firstView = false;
+}
+
+onSessionChange(async (reason) => {
+  if (reason) notice(reason);
+  renderNav();
+  if (!session.user) return;
+  const {unreadCount} = await probe();
+  renderNav();
+  setUnread(unreadCount);
+  connect();
+});
+
+onLive((n) => { if (n && n.kind && n.read === false) bumpUnread(); });
+
+window.addEventListener('hashchange', show);
+
+(async () => {
+  try {
+    await resume();
+  } catch (err) {
+    notice(err.message);
+  }
+  await show();
+})();
