@@ -6,6 +6,7 @@
 import {api, loggedIn, onSessionChange} from './api.js';
 
 const listeners = new Set();
+const reopened = new Set();
 let source = null;
 let timer = null;
 let retryMs = 1000;
@@ -19,6 +20,11 @@ export function onLive(fn) {
 }
 
 export function isLive() { return live; }
+
+/** fn() when the stream opens again after a break: news sent meanwhile was missed, so re-read. */
+export function onReconnect(fn) { reopened.add(fn); }
+
+let opened = false; // a stream was open before in this login
 
 function deliver(event) {
   let data;
@@ -45,7 +51,12 @@ export async function connect() {
   }
   if (source || !loggedIn()) return;
   source = new EventSource(`/api/v1/notifications/stream?ticket=${encodeURIComponent(ticket.ticket)}`);
-  source.addEventListener('open', () => { live = true; retryMs = 1000; });
+  source.addEventListener('open', () => {
+    live = true;
+    retryMs = 1000;
+    if (opened) for (const fn of reopened) fn();
+    opened = true;
+  });
   source.addEventListener('message', deliver);
   source.addEventListener('notification', deliver);
   source.addEventListener('error', () => { disconnect(); later(); }); // its ticket is spent: a new one
@@ -62,6 +73,7 @@ onSessionChange(() => {
   disconnect();
   clearTimeout(timer);
   missing = false;
+  opened = false;
 });
 
 function sleep(ms, signal) {

@@ -1,10 +1,10 @@
 // The app's frame: the navigation, the views behind hash routes (#/p/ID, #/u/NAME, ...), and the
 // session's start and end. Each view renders into <main>; leaving it cancels what it started.
 
-import {loggedIn, logout, onSessionChange, resume, session} from './api.js';
+import {api, loggedIn, logout, onSessionChange, resume, session} from './api.js';
 import {append, clear, clearNotice, h, notice} from './dom.js';
 import {features, probe} from './features.js';
-import {connect, onLive} from './live.js';
+import {connect, onLive, onReconnect} from './live.js';
 import {badge, bumpUnread, setUnread} from './unread.js';
 import {loginView, signupView, verifyView} from './views/auth.js';
 import {composeView} from './views/compose.js';
@@ -110,6 +110,11 @@ onSessionChange(async (reason) => {
 });
 
 onLive((n) => { if (n && n.kind && n.read === false) bumpUnread(); });
+onReconnect(async () => {
+  try {
+    setUnread((await api('GET', '/notifications', {query: {limit: 1}})).unread_count || 0);
+  } catch { /* the next view shows it */ }
+});
 
 window.addEventListener('hashchange', show);
 

@@ -96,7 +96,9 @@ export function postCard(post, {detail = false, eager = false} = {}) {
     h('div', {class: 'actions'}, likeButton(post),
       detail || features.social === false ? null
         : h('a', {href: `#/p/${post.id}`, class: 'comments-link'}, plural(post.comment_count || 0, 'comment'))));
-  authorName(post.user_id).then((name) => {
+  // Feed items name their author; a post alone has only user_id, so its profile is asked for (once).
+  const name = post.user && post.user.username ? Promise.resolve(post.user.username) : authorName(post.user_id);
+  name.then((name) => {
     if (!name) { author.hidden = true; return; }
     author.textContent = `@${name}`;
     author.setAttribute('href', `#/u/${encodeURIComponent(name)}`);

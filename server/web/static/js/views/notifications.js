@@ -47,12 +47,12 @@ export function notificationsView(main, params, ctx) {
     if (!newest) return;
     markRead.disabled = true;
     try {
-      await api('POST', '/notifications/read', {body: {up_to: newest.id}});
+      const answer = await api('POST', '/notifications/read', {body: {up_to: newest.id}});
       for (const li of main.querySelectorAll('.notification.unread')) {
         li.classList.remove('unread');
         li.querySelector('.visually-hidden').remove();
       }
-      setUnread(0);
+      setUnread(answer.unread_count || 0);
     } catch (err) {
       notice(err.message);
     } finally {
