@@ -340,6 +340,11 @@ def _keyboard_pass(driver: WebDriver, where: str) -> list[dict[str, Any]]:
         described = control.get_attribute("outerHTML")[:120]
         assert key in keys, f"{where}: Tab never reaches {described}"
         assert control.accessible_name.strip(), f"{where}: no accessible name: {described}"
+        if control.tag_name in ("input", "textarea", "select"):  # a browser names a file input "Choose File"
+            labelled = driver.execute_script(
+                "const e = arguments[0]; return e.labels.length > 0 || e.hasAttribute('aria-labelledby')"
+                " || e.hasAttribute('aria-label')", control)
+            assert labelled, f"{where}: a form field without a label: {described}"
     for r in reached:
         assert r["name"], f"{where}: a <{r['tag']}> without an accessible name gets the focus"
         if r["step"]:  # the first was focused by script, not by a key
