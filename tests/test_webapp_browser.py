@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import shutil
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -46,7 +47,10 @@ NOT_OURS = ("/favicon.ico",)
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("webapp-server")
-    with ServerProcess(data_dir=root / "data", port=free_port(), env=server_env(IMAGEPIPE_WORKERS="1")) as server:
+    # Access tokens that the app must refresh every few seconds (it refreshes 30 s before expiry):
+    # views make calls in parallel, and two refreshes with one rotating token would end the login.
+    env = server_env(IMAGEPIPE_WORKERS="1", IMAGEPIPE_ACCESS_TOKEN_TTL_S="33")
+    with ServerProcess(data_dir=root / "data", port=free_port(), env=env) as server:
         server.start()
         yield server
 
@@ -75,11 +79,14 @@ def shots(driver: WebDriver, tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 @pytest.fixture(autouse=True)
-def quiet_console(driver: WebDriver) -> Iterator[None]:
+def console_allows(driver: WebDriver) -> Iterator[list[tuple[str, str]]]:
+    """The browser console must stay free of errors; a test lists the (path, status) answers it
+    provokes on purpose, which Chromium logs as errors too."""
+    allowed = [(path, "404") for path in PROBED + NOT_OURS]
     driver.get_log("browser")  # start clean
-    yield
+    yield allowed
     errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-    unexpected = [m for m in errors if " 404 " not in m or not any(path in m for path in PROBED + NOT_OURS)]
+    unexpected = [m for m in errors if not any(path in m and f" {status} " in m for path, status in allowed)]
     assert not unexpected, "errors in the browser console:\n" + "\n".join(unexpected)
 
 
@@ -116,6 +123,13 @@ def api_post(server: ServerProcess, path: str, body: dict[str, Any]) -> Any:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as resp:
         return json.load(resp)
+
+
+def api_error(server: ServerProcess, path: str, body: dict[str, Any]) -> dict[str, str]:
+    """The ``error`` of a POST that the API refuses."""
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        api_post(server, path, body)
+    return json.load(refused.value)["error"]
 
 
 def mailed_link(server: ServerProcess, to: str) -> str:
@@ -159,6 +173,16 @@ def log_in_in_app(driver: WebDriver, server: ServerProcess, username: str) -> No
     wait(driver).until(EC.element_to_be_clickable((By.LINK_TEXT, "Upload")))
 
 
+def log_out_in_app(driver: WebDriver, server: ServerProcess) -> None:
+    driver.get(server.base_url + "/")
+    nav = wait(driver).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#nav li")))
+    buttons = driver.find_elements(By.XPATH, "//nav//button[normalize-space()='Log out']")
+    if buttons:
+        buttons[0].click()
+        wait(driver).until(EC.staleness_of(nav))
+    wait(driver).until(EC.element_to_be_clickable((By.LINK_TEXT, "Log in")))
+
+
 def post_id_of(card: WebElement) -> str:
     return card.get_attribute("data-post-id")
 
@@ -176,8 +200,9 @@ def loaded_image(driver: WebDriver, card: WebElement) -> dict[str, Any]:
 
 
 def test_sign_up_verify_log_in_upload_see_it_like_and_comment(
-    served: ServerProcess, driver: WebDriver, shots: webapp_browser.Screenshots
+    served: ServerProcess, driver: WebDriver, shots: webapp_browser.Screenshots, console_allows: list[tuple[str, str]]
 ) -> None:
+    console_allows.append(("/api/v1/auth/login", "403"))  # logging in before the address is confirmed
     username = f"ada_{uuid.uuid4().hex[:8]}"
     driver.get(served.base_url + "/")
     heading(driver, "Share your photos")
@@ -188,11 +213,29 @@ def test_sign_up_verify_log_in_upload_see_it_like_and_comment(
     assert str(served.data_dir / "outbox") in page, "in file mail mode the page says where the mail is"
     shots.take("check-your-mail")
 
+    # Before the link is followed, logging in is refused, and the page shows the API's own message.
+    driver.get(served.base_url + "/#/login")
+    heading(driver, "Log in")
+    fill(driver, {"login": username, "password": PASSWORD})
+    driver.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    shown = wait(driver).until(EC.visibility_of_element_located((By.CSS_SELECTOR, "main .form-error"))).text
+    refused = api_error(served, "/api/v1/auth/login", {"login": username, "password": PASSWORD})
+    assert refused["code"] == "email_not_verified"
+    assert shown.lower().rstrip(".") == refused["message"].lower().rstrip("."), (shown, refused)
+    shots.take("login-refused-until-verified")
+
     outcome = follow_mailed_link(driver, mailed_link(served, f"{username}@example.org"), username)
     assert '"email_verified": true' in outcome or "confirmed" in outcome.lower(), outcome
     shots.take("mailed-link-followed")
 
     log_in_in_app(driver, served, username)
+    # Once the access token is due for refresh, calls made together share one refresh: a second
+    # refresh with the same (rotating, single-use) token would be taken as theft and end the login.
+    answers = _run_module(driver, "api.js", """
+        await new Promise((resolve) => setTimeout(resolve, 3500));
+        const calls = [1, 2, 3, 4].map(() => m.api('GET', '/auth/me').then((me) => me.username, (e) => e.code));
+        return [...await Promise.all(calls), m.loggedIn()];""")
+    assert answers == [username] * 4 + [True], answers
     driver.find_element(By.LINK_TEXT, "Upload").click()
     heading(driver, "Upload a photo")
 
@@ -266,7 +309,7 @@ def _run_module(driver: WebDriver, module: str, body: str) -> Any:
     return driver.execute_async_script(f"""
         const done = arguments[arguments.length - 1];
         const base = document.querySelector('script[type=module]').src.replace(/js\\/main\\.js$/, '');
-        import(base + 'js/{module}').then((m) => {{ {body} }}).then(done, (e) => done('error: ' + e));
+        import(base + 'js/{module}').then(async (m) => {{ {body} }}).then(done, (e) => done('error: ' + e));
     """)
 
 
@@ -358,9 +401,7 @@ def test_keyboard_only_on_a_phone_size_screen(
     username = f"kim_{uuid.uuid4().hex[:8]}"
     driver.set_window_size(390, 844)  # a phone
     try:
-        driver.get(served.base_url + "/")
-        driver.execute_script("sessionStorage.clear()")  # the other test's login
-        driver.get("about:blank")
+        log_out_in_app(driver, served)  # an earlier test's login, if any
         sign_up_in_app(driver, served, username)
         follow_mailed_link(driver, mailed_link(served, f"{username}@example.org"), username)
 

@@ -25,18 +25,25 @@ export class ApiError extends Error {
 
 const NETWORK = 'The server could not be reached. Check the connection and try again.';
 
+/** The API's messages are lower-case phrases ("no such post"); shown alone, they read as sentences. */
+export function sentence(text) {
+  const capital = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
 async function errorFrom(resp) {
   let body = null;
   try { body = await resp.json(); } catch { /* not JSON: a proxy's page */ }
   const error = body && body.error;
   const retry = resp.headers.get('Retry-After');
-  if (error && error.message) return new ApiError(resp.status, error.code, error.message, retry);
+  if (error && error.message) return new ApiError(resp.status, error.code, sentence(error.message), retry);
   return new ApiError(resp.status, 'http_' + resp.status, `The server answered ${resp.status} ${resp.statusText}.`, retry);
 }
 
 let access = null;
 let accessExpiresAt = 0;
 let refreshing = null;
+let epoch = 0; // counts logouts: a refresh answered after one must not bring the login back
 const listeners = new Set();
 
 /** The logged-in account ({id, username, email}) or null. */
@@ -61,6 +68,7 @@ function keep(tokens) {
 let refreshToken = storedRefresh();
 
 function forget(reason) {
+  epoch++;
   const had = session.user !== null || refreshToken !== null;
   access = null;
   accessExpiresAt = 0;
@@ -72,6 +80,7 @@ function forget(reason) {
 
 function refresh() {
   if (!refreshing) {
+    const started = epoch;
     refreshing = (async () => {
       let resp;
       try {
@@ -87,7 +96,9 @@ function refresh() {
         if (resp.status === 400 || resp.status === 401) forget(`You were logged out: ${error.message}`);
         throw error;
       }
-      keep(await resp.json());
+      const tokens = await resp.json();
+      if (started !== epoch) throw new ApiError(401, 'logged_out', 'You logged out.');
+      keep(tokens);
       return access;
     })().finally(() => { refreshing = null; });
   }

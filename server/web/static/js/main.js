@@ -15,8 +15,8 @@ import {profileView} from './views/profile.js';
 
 const ROUTES = [
   [/^\/$/, homeView, 'Home'],
-  [/^\/login$/, loginView, 'Log in'],
-  [/^\/signup$/, signupView, 'Create an account'],
+  [/^\/login$/, loginView, 'Log in', {guest: true}],
+  [/^\/signup$/, signupView, 'Create an account', {guest: true}],
   [/^\/verify$/, verifyView, 'Check your mail'],
   [/^\/upload$/, composeView, 'Upload a photo', {auth: true}],
   [/^\/p\/(?<id>[^/]+)$/, postView, 'Photo'],
@@ -53,10 +53,20 @@ function renderNav() {
   ]);
 }
 
+function routePath(hash) {
+  if (!hash.startsWith('#/')) return '/';
+  try {
+    return decodeURIComponent(hash.slice(1));
+  } catch {
+    return hash.slice(1); // a malformed escape: matched as typed, so it finds no view
+  }
+}
+
 async function show() {
   const hash = location.hash;
-  if (hash && !hash.startsWith('#/')) return; // an in-page anchor (the skip link), not a route
-  const path = decodeURIComponent(hash.slice(1) || '/');
+  // An in-page anchor (the skip link) is not a route: the view stays, except on the first load.
+  if (hash && !hash.startsWith('#/') && !firstView) return;
+  const path = routePath(hash);
   if (current) {
     current.controller.abort();
     for (const fn of current.cleanups) fn();
@@ -74,17 +84,20 @@ async function show() {
     const [m, view, title, opts] = match;
     document.title = `${title} · imagepipe`;
     if (opts.auth && !loggedIn()) {
-      ctx.next = hash;
       loginView(main, {}, {...ctx, next: hash});
+    } else if (opts.guest && loggedIn()) {
+      main.append(h('h1', {tabindex: -1}, title),
+        h('p', null, `You are logged in${session.user ? ` as @${session.user.username}` : ''}. `,
+          h('a', {href: '#/'}, 'Go to your feed')));
     } else {
       try {
         main.setAttribute('aria-busy', 'true');
         await view(main, m.groups || {}, ctx);
       } catch (err) {
         if (err.name !== 'AbortError') {
-          if (!main.querySelector('h1')) main.append(h('h1', {tabindex: -1}, title));
-          main.append(h('p', {class: 'form-error'}, err.message));
-          notice(err.message);
+          main.replaceChildren(h('h1', {tabindex: -1}, title),
+            h('p', {class: 'form-error', role: 'alert'}, err.message),
+            h('p', null, h('a', {href: '#/'}, 'Go home')));
         }
       } finally {
         main.removeAttribute('aria-busy');
@@ -100,8 +113,11 @@ async function show() {
 }
 
 onSessionChange(async (reason) => {
-  if (reason) notice(reason);
   renderNav();
+  if (reason) { // the login ended by itself (revoked, expired): to the login page, saying why
+    location.hash = '#/login';
+    setTimeout(() => notice(reason)); // after the navigation, which clears messages
+  }
   if (!session.user) return;
   const {unreadCount} = await probe();
   renderNav();

@@ -2,7 +2,7 @@
 // of the list comes near (IntersectionObserver), or with the "Load more" button, which keyboard and
 // screen-reader users can reach and which stays as the fallback.
 
-import {h, notice} from './dom.js';
+import {h} from './dom.js';
 
 /**
  * fetchPage(cursor) -> {items, next_cursor}; render(item, index) -> Node.
@@ -41,8 +41,7 @@ export function pager(fetchPage, render, {label, empty, listTag = 'div', listCla
       if (done) observer.disconnect();
     } catch (err) {
       if (err.name === 'AbortError') return;
-      status.textContent = err.message;
-      if (err.status !== 404) notice(err.message);
+      status.textContent = err.message; // role=status: said, and shown where the list stops
       throw err;
     } finally {
       busy = false;

@@ -2,7 +2,7 @@
 // presigned URL with exactly upload_headers (XMLHttpRequest, for upload progress: fetch has none),
 // then upload/complete. The bytes never pass through the API process.
 
-import {ApiError, api} from './api.js';
+import {ApiError, api, sentence} from './api.js';
 import {sha256File} from './sha256.js';
 
 // Browsers set these from the body themselves and refuse to let a page set them.
@@ -20,7 +20,7 @@ function storeError(xhr, url) {
   const text = xhr.responseText || '';
   try {
     const error = JSON.parse(text).error; // this server in local mode
-    if (error && error.message) return new ApiError(xhr.status, error.code, error.message);
+    if (error && error.message) return new ApiError(xhr.status, error.code, sentence(error.message));
   } catch { /* S3 answers XML */ }
   const message = /<Message>([^<]*)<\/Message>/.exec(text);
   const code = /<Code>([^<]*)<\/Code>/.exec(text);

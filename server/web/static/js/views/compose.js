@@ -28,6 +28,7 @@ export function composeView(main, params, ctx) {
   const result = h('div', {class: 'result'});
   let previewUrl = null;
 
+  preview.addEventListener('error', () => { preview.hidden = true; }); // not a picture this browser shows (HEIC)
   input.addEventListener('change', () => {
     if (previewUrl) URL.revokeObjectURL(previewUrl);
     const file = input.files[0];
@@ -91,6 +92,7 @@ export function composeView(main, params, ctx) {
       error.textContent = err.message;
       error.hidden = false;
       stage.textContent = '';
+      progress.hidden = true;
     } finally {
       send.disabled = false;
       input.disabled = false;

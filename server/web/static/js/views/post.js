@@ -32,6 +32,7 @@ function render(main, post) {
 }
 
 export async function postView(main, {id}, ctx) {
+  main.append(h('h1', {tabindex: -1, class: 'visually-hidden'}, 'Photo'), h('p', {class: 'note'}, 'Loading…'));
   const post = await api('GET', `/posts/${encodeURIComponent(id)}`, {signal: ctx.signal});
   render(main, post);
   if (post.status === 'processing' || post.status === 'pending_upload') {

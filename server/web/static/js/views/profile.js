@@ -90,6 +90,7 @@ function render(main, person, ctx) {
 }
 
 export async function profileView(main, {user}, ctx) {
+  main.append(h('h1', {tabindex: -1}, 'Profile'), h('p', {class: 'note'}, 'Loading…'));
   let person = null;
   try {
     person = await profile(user);
