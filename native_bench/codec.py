@@ -7,6 +7,7 @@ cannot see a child's CPU time while it is alive, and ``ru_maxrss`` is per proces
 
 from __future__ import annotations
 
+import hashlib
 import math
 import multiprocessing
 import os
@@ -23,10 +24,15 @@ from .errors import BenchError
 from .progress import Progress
 from .stats import CodecFigures
 
-BACKENDS = ("vips", "naive", "pillow")
+BACKENDS = ("vips", "floor", "naive", "pillow")
+INTERLEAVED_ONLY = ("sharp",)  # another runtime: measured only side by side (``--interleave``)
 
 
 def _backend_function(backend: str) -> Callable[..., Any]:
+    if backend == "floor":
+        from actors.transcode.floor import transcode_floor
+
+        return transcode_floor
     if backend == "vips":
         from actors.transcode import transcode
 
@@ -64,20 +70,74 @@ def worker_start(vips_concurrency: int) -> None:
     worker_init(vips_concurrency)
 
 
-def transcode_file(backend: str, path: str, options: Any = None) -> Sample:
-    """Runs in a worker. Reading the file is outside the timed span: the pipeline hands bytes in."""
+_PLANS: dict[bytes, Any] = {}  # source digest -> the floor's qualities, learnt once per worker
+
+
+def _arguments(backend: str, data: bytes, options: Any) -> tuple:
+    """What the backend is called with; for the floor, the qualities the production transcode
+    chose, worked out here, outside the timed span."""
+    from actors.transcode import TranscodeOptions
+
+    options = options if options is not None else TranscodeOptions()
+    if backend != "floor":
+        return (data, options)
+    from actors.transcode.floor import plan
+
+    key = hashlib.sha256(data).digest()
+    if key not in _PLANS:
+        _PLANS[key] = plan(data, options)
+    return (data, options, _PLANS[key])
+
+
+def _timed(backend: str, data: bytes, options: Any) -> tuple[float, Any, str | None]:
+    """(CPU seconds, result, error) of one call; reading the file is outside the timed span, as the
+    pipeline hands bytes in."""
     from actors.transcode import TranscodeError
 
     function = _backend_function(backend)
-    data = Path(path).read_bytes()
-    error = None
+    try:
+        arguments = _arguments(backend, data, options)
+    except TranscodeError as exc:  # the floor learns the qualities from a transcode that refused
+        return 0.0, None, _reason(exc)
+    result, error = None, None
     start = time.process_time()
     try:
-        function(data) if options is None else function(data, options)
+        result = function(*arguments)
     except TranscodeError as exc:
-        error = f"{getattr(exc, 'code', 'error')}: {getattr(exc, 'message', exc)}"
-    cpu = time.process_time() - start
+        error = _reason(exc)
+    return time.process_time() - start, result, error
+
+
+def _reason(exc: Exception) -> str:
+    return f"{getattr(exc, 'code', 'error')}: {getattr(exc, 'message', exc)}"
+
+
+def transcode_file(backend: str, path: str, options: Any = None) -> Sample:
+    """Runs in a pool worker."""
+    cpu, _, error = _timed(backend, Path(path).read_bytes(), options)
     return Sample(os.getpid(), cpu, _rss_mb(), error)
+
+
+def run_once(backend: str, path: Path, options: Any, out_dir: Path | None) -> Any:
+    """Runs in an interleaved worker: one timed call, its JPEG outputs (written to ``out_dir`` when
+    given, for scoring) and the budget accounting of a production transcode."""
+    from .interleave import Output, Reply
+
+    cpu, result, error = _timed(backend, path.read_bytes(), options)
+    if error is not None:
+        return Reply(cpu, error=error)
+    renditions = result if isinstance(result, list) else result.renditions
+    outputs = []
+    for r in renditions:
+        if r.format != "jpeg":
+            continue
+        file = None
+        if out_dir is not None:
+            file = str(out_dir / f"{r.variant}.jpg")
+            Path(file).write_bytes(r.data)
+        outputs.append(Output(r.variant, r.width, r.height, r.quality, len(r.data), file))
+    budget = getattr(result, "budget", None)
+    return Reply(cpu, tuple(outputs), budget=budget.to_dict() if budget is not None else {})
 
 
 def _pool(workers: int, vips_concurrency: int) -> ProcessPoolExecutor:

@@ -5,9 +5,17 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+from .ratios import medians, paired, targets
 from .stats import Check, CodecFigures, PipelineFigures, Recommendation, best_pipeline
+
+if TYPE_CHECKING:
+    from .interleave import Interleaved
+    from .posts_list import PostsFigures
+    from .queue import QueueFigures
+
+QUEUE_JOBS_PER_S_MIN = 3000  # the issue's target on a 2-core machine
 
 
 def _fmt(value: object) -> str:
@@ -147,3 +155,105 @@ def _json_safe(value: object) -> object:
 
 def write_json(path: str, doc: dict) -> None:
     Path(path).write_text(json.dumps(_json_safe(doc), indent=2, ensure_ascii=False) + "\n")
+
+
+def interleaved_text(run: "Interleaved") -> str:
+    """CPU per image per backend, the ratios to ``vips`` with their spread, outputs and their SSIM,
+    and what the byte budget cost the production transcode."""
+    med = medians(run.cpu_s)
+    others = [b for b in run.backends if b != "vips"] if "vips" in run.backends else []
+    ratios = {b: {r.image: r for r in paired(run.cpu_s, "vips", b)} for b in others}
+    rows = []
+    for image in run.images:
+        cells: list[object] = [image]
+        cells += [med.get(b, {}).get(image, math.nan) * 1000 for b in run.backends]
+        for b in others:
+            r = ratios[b].get(image)
+            cells.append(f"{r.median:.3f} ({r.low:.3f}-{r.high:.3f})" if r else "-")
+        rows.append(cells)
+    where = f"CPU {run.cpu}" if run.cpu is not None else "any CPU"
+    text = (f"Interleaved on {where}, {run.rounds} rounds: median CPU ms per call, and vips/other per round "
+            f"(median, min-max)\n")
+    text += table(("image", *(f"{b} ms" for b in run.backends), *(f"vips/{b}" for b in others)), rows)
+    qrows = []
+    for image in run.images:
+        for b in run.backends:
+            for out, score in sorted(run.outputs.get(b, {}).get(image, ()), key=lambda o: -o[0].width * o[0].height):
+                size = f"{out.width}x{out.height}"
+                qrows.append((image, b, out.variant, size, out.quality, out.size, f"{score:.4f}"))
+    if qrows:
+        text += "\n\nOutputs (untimed first round): SSIM on luma against the source resized to the same size\n"
+        text += table(("image", "backend", "variant", "size", "quality", "bytes", "SSIM"), qrows)
+    brows = [(image, d.get("probes", 0), d.get("probe_pixels", 0), d.get("discarded", 0),
+              d.get("discarded_progressive", 0), d.get("cpu_ms", 0.0))
+             for image, d in run.budget.get("vips", {}).items()]
+    if brows:
+        text += "\n\nByte budget (vips, last round): probe encodes, their pixels, full encodes thrown away, CPU ms\n"
+        text += table(("image", "probes", "probe pixels", "discarded", "discarded progressive", "budget ms"), brows)
+    failed = [f"{image} ({b}: {e})" for b, per in run.failures.items() for image, e in per.items()]
+    if failed:
+        text += "\nnot timed (error): " + "; ".join(failed)
+    checks = [(t.name, "-" if t.worst is None else round(t.worst.median, 3), f"≤ {t.bound:g}",
+               {True: "ok", False: "MISSED", None: "n/a"}[t.ok], "" if t.worst is None else
+               f"worst: {t.worst.image} ({t.worst.low:.3f}-{t.worst.high:.3f} over {t.worst.rounds} rounds)")
+              for t in targets(run.cpu_s)]
+    if checks:
+        text += "\n\nTargets\n" + table(("target", "measured", "wanted", "verdict", "from"), checks)
+    return text + "\n"
+
+
+def interleaved_document(run: "Interleaved", machine: dict) -> dict:
+    return {
+        "interleaved": {
+            "backends": list(run.backends), "rounds": run.rounds, "cpu": run.cpu,
+            "cpu_ms": {b: {i: [round(s * 1000, 2) for s in v] for i, v in per.items()} for b, per in run.cpu_s.items()},
+            "ratios": [r.to_dict() for b in run.backends if b != "vips" for r in paired(run.cpu_s, "vips", b)],
+            "outputs": {b: {i: [dict(o.__dict__, ssim=round(s, 5), file=None) for o, s in outs]
+                            for i, outs in per.items()} for b, per in run.outputs.items()},
+            "budget": run.budget,
+            "failures": run.failures,
+        },
+        "targets": {t.name: t.to_dict() for t in targets(run.cpu_s)},
+        "machine": machine,
+    }
+
+
+def queue_text(figures: "QueueFigures") -> str:
+    d = figures.to_dict()
+    o = figures.options
+
+    def ms(key: str) -> str:
+        return " / ".join(_fmt(d[key][p]) for p in ("p50", "p95", "p99"))
+
+    rows = [
+        ("jobs / accounts", f"{o.jobs} / {o.accounts}"),
+        ("claimers / processes / batch / connections per process",
+         f"{o.claimers} / {o.processes} / {o.batch} / {o.pool_size}"),
+        ("jobs/s (claim, renew, complete)", _fmt(figures.jobs_per_s)),
+        ("claim ms p50 / p95 / p99", ms("claim_ms")),
+        ("renew ms p50 / p95 / p99", ms("renew_ms")),
+        ("complete ms p50 / p95 / p99", ms("complete_ms")),
+        ("empty claims", str(figures.empty_claims)),
+        ("CPU ms per job: PostgreSQL / claimers", "-" if figures.cpu_ms_per_job() is None else
+         " / ".join(f"{v:.3f}" for v in figures.cpu_ms_per_job().values())),
+        ("jobs/s that CPU allows on 2 idle cores", "-" if figures.capacity(2) is None else _fmt(figures.capacity(2))),
+        ("exactly once", "yes" if figures.exactly_once else "NO: " + "; ".join(figures.problems)),
+    ]
+    verdict = "ok" if figures.jobs_per_s >= QUEUE_JOBS_PER_S_MIN else "MISSED"
+    return ("Queue (no-op jobs through JobQueue.claim / heartbeat / succeed)\n" + table(("measure", "value"), rows)
+            + f"\n\nTarget: >= {QUEUE_JOBS_PER_S_MIN:,} jobs/s: {verdict}\n")
+
+
+def posts_text(figures: "PostsFigures") -> str:
+    d = figures.to_dict()
+    rows = [
+        ("posts / accounts", f"{d['posts']} / {figures.options.accounts}"),
+        ("clients / pages of " + str(d["page_size"]), f"{d['clients']} / {d['pages']}"),
+        ("pages/s", _fmt(figures.pages_per_s)),
+        ("page ms p50 / p95 / p99", " / ".join(_fmt(d["latency_ms"][p]) for p in ("p50", "p95", "p99"))),
+        ("PostgreSQL CPU ms per page", "-" if d["postgres_cpu_ms_per_page"] is None
+         else f"{d['postgres_cpu_ms_per_page']:.3f}"),
+        ("client CPU ms per page", f"{d['client_cpu_ms_per_page']:.3f}"),
+        ("database bytes per post (with its renditions and counters)", f"{d['database_bytes_per_post']:,}"),
+    ]
+    return "Posts list (list_user_posts + post_images_for, one page each)\n" + table(("measure", "value"), rows) + "\n"

@@ -8,6 +8,8 @@ CMYK profile. Animated GIF/WebP load only their first frame here (n=1 is the loa
 
 from __future__ import annotations
 
+import math
+
 import pyvips
 
 WHITE = [255, 255, 255]
@@ -76,9 +78,23 @@ def strip_fields(image: pyvips.Image) -> pyvips.Image:
     return image
 
 
+# libvips shrinks by an integer box filter until the rest is within this factor, then Lanczos-3
+# takes over. Its default, 2, spends more (its box shrink is the slow part: 15 vs 8 ms taking an
+# 8 MP photo to 600 px) for slightly more aliasing; at 4 the 600 and 150 px variants came out
+# closer to a one-step Lanczos-3 reduction of the full source on every corpus photo.
+RESIZE_GAP = 4.0
+
+
 def resize_to_fit(image: pyvips.Image, max_side: int) -> pyvips.Image:
     """Shrink so the longer side is at most `max_side`; never upscale; aspect ratio kept."""
     longer = max(image.width, image.height)
     if longer <= max_side:
         return image
-    return image.thumbnail_image(max_side, height=max_side, size="down", no_rotate=True)
+    width, height = fit_size(image.width, image.height, max_side)
+    return image.resize(width / image.width, vscale=height / image.height, gap=RESIZE_GAP)
+
+
+def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """The size that fits `max_side`, rounded half up like libvips' thumbnail."""
+    scale = max_side / max(width, height)
+    return max(1, math.floor(width * scale + 0.5)), max(1, math.floor(height * scale + 0.5))

@@ -6,25 +6,23 @@ Settings chosen by measurement on the corpus phone photos (libvips 8.18, libjpeg
 - progressive only where an image is big enough for it to pay (longer side >= 400 px); it costs ~5x
   a baseline encode but renders early and is 4-5% smaller on large images. Smaller images are
   baseline with optimised Huffman tables, which is smaller still there and cheap.
-- while searching a budget for a large progressive JPEG, probes are fast baseline encodes scaled by
-  the measured progressive/baseline size ratio; only the final encode is progressive.
+- a progressive JPEG's budget is settled on predictions and cheap sampled estimates before its one
+  progressive encode (jpeg_fit); other formats search with real encodes.
 """
 
 from __future__ import annotations
 
-import functools
 import math
+import time
 from typing import Any, Callable
 
 import pyvips
 
-from . import budget
+from . import budget, jpeg_fit
 from .errors import TranscodeError
-from .options import Rendition
+from .options import BudgetStats, Rendition
 
 PROGRESSIVE_MIN_SIDE = 400
-FAST_PROBE_MIN_PIXELS = 1_000_000  # below this a real encode is as cheap as a probe
-PROGRESSIVE_RATIO = 0.955  # progressive/baseline size at 4:2:0, measured on the corpus photos
 AVIF_QUALITY_OFFSET = 25  # AVIF q55 looks like JPEG q80; keep the spec's JPEG-scale numbers
 # Measured on a 4000x1715 photo: AVIF effort 0/1/2/4 = 0.35/1.1/1.6/13 s CPU for 456/431/429/387 KB;
 # WebP effort 0/2/4 = 0.20/0.30/0.62 s for 1259/812/814 KB. The knee of each curve:
@@ -58,73 +56,29 @@ def encoder(image: pyvips.Image, fmt: str) -> budget.Encoder:
     raise ValueError(f"unknown format {fmt}")
 
 
-def _fast_jpeg_fit(
-    image: pyvips.Image, quality: int, max_bytes: int, floor: int, size_hint: float | None
-) -> budget.Fit:
-    """Large progressive JPEG: decide with cheap baseline probes, encode progressive once.
-
-    A baseline encode costs ~1/5 of a progressive one and progressive output is ~0.955 of it, so
-    one baseline probe tells whether the budget binds before the expensive encode is spent. The
-    probe is skipped when `size_hint` (the source JPEG's bytes for this many pixels) says the
-    budget is far away.
-    """
-    final = encoder(image, "jpeg")
-
-    def probe(q: int) -> bytes:
-        return image.jpegsave_buffer(Q=q, subsample_mode="on", keep=_NO_METADATA)
-
-    if size_hint is not None and size_hint <= max_bytes:
-        data = final(quality)
-        if len(data) <= max_bytes:
-            return budget.Fit(quality, data, len(data), 1)
-        baseline = probe(quality)
-        return _search_then_encode(probe, final, baseline, len(data) / len(baseline), quality, max_bytes, floor, 2)
-    baseline = probe(quality)
-    ratio = PROGRESSIVE_RATIO
-    probes = 1
-    if len(baseline) * ratio <= max_bytes * 0.99:
-        data = final(quality)
-        probes += 1
-        if len(data) <= max_bytes:
-            return budget.Fit(quality, data, len(data), probes)
-        ratio = len(data) / len(baseline)  # this picture's own ratio, for the search below
-    return _search_then_encode(probe, final, baseline, ratio, quality, max_bytes, floor, probes)
-
-
-def _search_then_encode(
-    probe: budget.Encoder,
-    final: budget.Encoder,
-    baseline: bytes,
-    ratio: float,
-    quality: int,
-    max_bytes: int,
-    floor: int,
-    probes: int,
-) -> budget.Fit:
-    fit = budget.search(probe, quality, int(max_bytes / ratio), floor, first=baseline)
-    probes += fit.probes
-    if fit.data is None:
-        return budget.Fit(floor, None, int(fit.smallest_size * ratio), probes)
-    q = fit.quality
-    data = final(q)
-    probes += 1
-    while len(data) > max_bytes and q > floor:  # the ratio was off: step down, rarely taken
-        q = max(floor, q - 2)
-        data = final(q)
-        probes += 1
-    if len(data) > max_bytes:
-        return budget.Fit(floor, None, len(data), probes)
-    return budget.Fit(q, data, len(data), probes)
-
-
 def _fit(
-    image: pyvips.Image, fmt: str, quality: int, max_bytes: int, floor: int, size_hint: float | None = None
+    image: pyvips.Image, fmt: str, quality: int, max_bytes: int, floor: int,
+    predicted: float | None = None, stats: BudgetStats | None = None,
 ) -> budget.Fit:
+    stats = stats if stats is not None else BudgetStats()
     floor = max(1, min(floor, quality))
-    large = image.width * image.height >= FAST_PROBE_MIN_PIXELS
-    if fmt == "jpeg" and large and jpeg_options(image.width, image.height, quality)["interlace"]:
-        return _fast_jpeg_fit(image, quality, max_bytes, floor, size_hint)
-    return budget.search(encoder(image, fmt), quality, max_bytes, floor)
+    if fmt == "jpeg" and jpeg_options(image.width, image.height, quality)["interlace"]:
+        return jpeg_fit.fit_progressive(encoder(image, fmt), image, quality, max_bytes, floor, predicted, stats)
+    # Baseline JPEG (small), WebP, AVIF: real encodes are cheap enough to search with.
+    spent: dict[int, float] = {}
+    encode = encoder(image, fmt)
+
+    def timed(q: int) -> bytes:
+        start = time.process_time()
+        data = encode(q)
+        spent[q] = time.process_time() - start
+        return data
+
+    found = budget.search(timed, quality, max_bytes, floor)
+    kept = found.quality if found.data is not None else None
+    stats.discarded += sum(1 for q in spent if q != kept)
+    stats.cpu_s += sum(cpu for q, cpu in spent.items() if q != kept)
+    return found
 
 
 Shrinker = Callable[[Any, float], Any]
@@ -138,10 +92,18 @@ def encode_within(
     quality: int,
     max_bytes: int,
     floor: int,
-    size_hint: float | None = None,
+    predicted: float | None = None,
+    stats: BudgetStats | None = None,
 ) -> Rendition:
-    """Encode at `quality`, lower quality down to `floor` to meet `max_bytes`, and only then shrink."""
-    fit = functools.partial(_fit, size_hint=size_hint)
+    """Encode at `quality`, lower quality down to `floor` to meet `max_bytes`, and only then shrink.
+
+    `predicted` is the expected size at `quality` from what is already known (see jpeg_fit), if any.
+    """
+    first = [predicted]  # a prediction speaks of this image only, not of a downscaled retry
+
+    def fit(image: Any, fmt: str, quality: int, max_bytes: int, floor: int) -> budget.Fit:
+        return _fit(image, fmt, quality, max_bytes, floor, first.pop() if first else None, stats)
+
     return fit_rendition(image, (image.width, image.height), variant, fmt, quality, max_bytes, floor, fit, _shrink)
 
 

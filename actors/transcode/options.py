@@ -58,6 +58,26 @@ class Rendition:
     data: bytes = field(repr=False)
 
 
+@dataclass
+class BudgetStats:
+    """What meeting the byte budgets cost one transcode, beyond one encode per rendition.
+
+    probes: cheap estimate encodes (sampled rows, optimised baseline); probe_pixels: their pixels;
+    discarded: full encodes thrown away (over budget); discarded_progressive: those that were
+    progressive, the expensive kind; cpu_s: CPU time of all of them.
+    """
+
+    probes: int = 0
+    probe_pixels: int = 0
+    discarded: int = 0
+    discarded_progressive: int = 0
+    cpu_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"probes": self.probes, "probe_pixels": self.probe_pixels, "discarded": self.discarded,
+                "discarded_progressive": self.discarded_progressive, "cpu_ms": round(self.cpu_s * 1000, 2)}
+
+
 @dataclass(frozen=True)
 class TranscodeResult:
     """Everything the publisher stores: renditions plus the upright source size and extracted facts."""
@@ -70,3 +90,4 @@ class TranscodeResult:
     dominant_color: str
     # (step, wall_s, cpu_s) measured in the worker: "decode", then each variant (all its formats).
     timings: tuple[tuple[str, float, float], ...] = ()
+    budget: BudgetStats | None = None  # the production transcode's accounting, for `bench codec`

@@ -14,13 +14,20 @@ _SAME_FAMILY = 48  # RGB distance under which two clusters count as one colour f
 
 
 def tiny_rgb(image: pyvips.Image) -> Image.Image:
-    """A <=32 px Pillow RGB copy of an 8-bit sRGB vips image."""
-    scale = min(1.0, _SAMPLE_SIDE / max(image.width, image.height))
-    small = image.resize(scale) if scale < 1.0 else image
-    if small.bands == 1:
-        small = small.bandjoin([small, small])
-    small = small[:3].cast("uchar")
-    return Image.frombytes("RGB", (small.width, small.height), small.write_to_memory())
+    """A <=32 px Pillow RGB copy of an 8-bit sRGB vips image.
+
+    Pillow's box filter does this in ~0.1 ms; a libvips resize took ~2 ms, mostly setting up its
+    pipeline, which on a small photo was several percent of the whole transcode.
+    """
+    if image.bands == 1:
+        image = image.bandjoin([image, image])
+    image = image[:3].cast("uchar") if image.bands != 3 or image.format != "uchar" else image
+    rgb = Image.frombytes("RGB", (image.width, image.height), image.write_to_memory())
+    scale = min(1.0, _SAMPLE_SIDE / max(rgb.size))
+    if scale < 1.0:
+        size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+        rgb = rgb.resize(size, Image.Resampling.BOX)
+    return rgb
 
 
 def placeholder(rgb: Image.Image) -> str:

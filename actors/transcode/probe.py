@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pyvips
 
+from . import budget
 from .errors import TranscodeError
 from .options import TranscodeOptions
 
@@ -37,6 +38,7 @@ class Header:
     height: int
     pages: int
     image: pyvips.Image  # lazy: nothing decoded yet
+    jpeg_quality: int | None = None  # a JPEG source's IJG quality, estimated from its luma table
 
 
 def sniff(source: bytes) -> str:
@@ -90,7 +92,11 @@ def read_header(source: bytes, options: TranscodeOptions) -> Header:
         raise TranscodeError(
             "image_too_small", f"longer side {max(width, height)} px is below {options.min_side} px"
         )
-    return Header(fmt, width, height, max(pages, 1), image)
+    quality = None
+    if fmt == "jpeg":
+        table = jpeg_luma_table(source)
+        quality = budget.source_quality(table) if table else None
+    return Header(fmt, width, height, max(pages, 1), image, quality)
 
 
 def check_jpeg_scans(source: bytes, width: int, height: int) -> None:
@@ -134,6 +140,31 @@ def jpeg_scans(source: bytes) -> tuple[int, int, bool]:
                 break
             pos = stop
     return scans, entropy, huffman
+
+
+def jpeg_luma_table(source: bytes) -> list[int] | None:
+    """The first DQT table 0 (luma, zigzag order) before the first scan, or None if there is none."""
+    pos, end = 2, len(source)
+    while pos + 4 <= end and source[pos] == 0xFF:
+        marker = source[pos + 1]
+        if marker in (0xDA, 0xD9):
+            return None
+        length = int.from_bytes(source[pos + 2 : pos + 4], "big")
+        if marker == 0xDB:
+            segment, i = source[pos + 4 : pos + 2 + length], 0
+            while i < len(segment):
+                wide, table = segment[i] >> 4, segment[i] & 0x0F
+                size = 128 if wide else 64
+                values = segment[i + 1 : i + 1 + size]
+                if len(values) < size:
+                    return None
+                if table == 0:
+                    if not wide:
+                        return list(values)
+                    return [int.from_bytes(values[j : j + 2], "big") for j in range(0, 128, 2)]
+                i += 1 + size
+        pos += 2 + length
+    return None
 
 
 def isobmff_complete(source: bytes) -> bool:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import pyvips
 
-from . import metadata
+from . import budget, metadata
 from .decode import decode, resize_to_fit
 from .encode import encode_within
 from .errors import TranscodeError
 from .heif_hevc import decode_hevc, is_hevc
-from .options import Rendition, TranscodeOptions, TranscodeResult
+from .options import BudgetStats, Rendition, TranscodeOptions, TranscodeResult
 from .placeholder import dominant_color, placeholder, tiny_rgb
 from .probe import Header, read_header
 
@@ -34,22 +35,24 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
         image = decode_source(source, header, variants[0].max_side).copy_memory()
         lap("decode")
         renditions: list[Rendition] = []
-        # A JPEG source's own bytes per pixel bound what a re-encode at photo quality takes; it
-        # lets the encoder skip a probe when the budget clearly cannot bind.
-        source_bpp = len(source) / (header.width * header.height) if header.format == "jpeg" else None
+        stats = BudgetStats()
+        # What a JPEG re-encode will weigh, from what is known before encoding: the source JPEG
+        # for the largest variant, then each JPEG encode for the next, smaller one.
+        known = Known(len(source), header.jpeg_quality, header.width * header.height) if header.jpeg_quality else None
         for spec in variants:
             resized = resize_to_fit(image, spec.max_side)
-            if resized is not image and spec is not variants[-1]:
-                resized = resized.copy_memory()  # the next, smaller variant is cut from this one
+            if resized is not image:
+                # The next, smaller variant is cut from this one, and the placeholder reads the last.
+                resized = resized.copy_memory()
             image = resized
-            hint = source_bpp * image.width * image.height if source_bpp else None
             for fmt in options.formats:
-                renditions.append(
-                    encode_within(
-                        image, spec.name, fmt, spec.quality, spec.max_bytes, options.quality_floor,
-                        size_hint=hint if fmt == "jpeg" else None,
-                    )
+                predicted = known.predict(spec.quality, image.width * image.height) if known and fmt == "jpeg" else None
+                rendition = encode_within(
+                    image, spec.name, fmt, spec.quality, spec.max_bytes, options.quality_floor, predicted, stats
                 )
+                renditions.append(rendition)
+                if fmt == "jpeg":
+                    known = Known(len(rendition.data), rendition.quality, rendition.width * rendition.height)
             lap(spec.name)
         tiny = tiny_rgb(image)
     except pyvips.Error as exc:
@@ -64,6 +67,7 @@ def transcode(source: bytes, options: TranscodeOptions = TranscodeOptions()) -> 
         placeholder=placeholder(tiny),
         dominant_color=dominant_color(tiny),
         timings=tuple(lap.steps),
+        budget=stats,
     )
 
 
@@ -79,6 +83,18 @@ class _Laps:
         wall, cpu = time.perf_counter(), time.process_time()
         self.steps.append((step, wall - self._wall, cpu - self._cpu))
         self._wall, self._cpu = wall, cpu
+
+
+@dataclass(frozen=True)
+class Known:
+    """A JPEG of the same picture already in hand: its bytes, quality and pixel count."""
+
+    size: int
+    quality: int
+    pixels: int
+
+    def predict(self, quality: int, pixels: int) -> float:
+        return budget.predict_resized(budget.predict_size(self.size, self.quality, quality), self.pixels, pixels)
 
 
 def decode_source(source: bytes, header: Header, largest_side: int) -> pyvips.Image:

@@ -52,6 +52,12 @@ class JobQueue:
             rows = await conn.fetch(q("jobs_heartbeat"), *_fences(jobs), float(lease_s))
         return {r["id"] for r in rows}
 
+    async def succeed(self, job: ClaimedJob) -> bool:
+        """Fenced success of a job with nothing to publish (a transcode publishes through
+        ``publish``, in the same transaction); False when the claim is no longer current."""
+        async with self.pool.acquire() as conn:
+            return await conn.fetchval(q("jobs_mark_succeeded"), job.id, job.claim) is not None
+
     async def fail_final(self, job: ClaimedJob, code: str, message: str, *, status: str = "failed") -> bool:
         """No retry: the job ends ``failed`` (bad image) or ``dead`` (poison) and its post fails."""
         async with self.pool.acquire() as conn, conn.transaction():
