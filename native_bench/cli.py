@@ -20,6 +20,7 @@ from .pipeline import run_pipeline
 from .progress import say
 from .report import document, render, write_json
 from .samples import resolve_images
+from .social_bench import add_parser as add_social_parser
 from .stats import CodecFigures, PipelineFigures, best_pipeline, recommend, target_checks
 
 EXIT_ERROR = 1
@@ -170,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     posts.add_argument("--quiet", action="store_true", help="no progress on stderr")
     posts.add_argument("--data-dir", help="parent of the temporary folder of the embedded PostgreSQL")
     posts.add_argument("--config", help="unused by this mode; accepted like the others")
+
+    add_social_parser(sub)  # bench social: a module of its own
 
     tune = sub.add_parser("tune", help="codec at 1..cores workers, pipeline at the best few: recommended settings",
                           description=TUNE_HELP, formatter_class=_RAW)
@@ -323,6 +326,10 @@ def main(argv: Sequence[str], data_dir: str | None = None, config: str | None = 
         return _queue(args)
     if args.mode == "posts":
         return _posts(args)
+    if args.mode == "social":
+        from .social_bench import main as social_main
+
+        return social_main(args)
     try:
         images, source = resolve_images(args.images)
         ctx = Context(args, images, source, settings)

@@ -24,6 +24,7 @@ from .metrics import Metrics
 from . import auth, mail
 from . import posts
 from . import social
+from . import feed
 from .storage import media_routes, store_ctx
 from . import web as web_app
 from .readiness import Readiness
@@ -96,6 +97,7 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     app.cleanup_ctx.append(mail.mail_ctx)
     app.cleanup_ctx.append(auth.auth_ctx)
     app.cleanup_ctx.append(store_ctx)  # after the database, before the pipeline
+    app.cleanup_ctx.append(feed.feed_ctx)  # notification streams: LISTEN, announcements, catch-up poll
     if pipeline:
         from .pipeline_ctx import pipeline_ctx, stop_claiming
 
@@ -103,6 +105,7 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
         app.on_shutdown.append(stop_claiming)
     app.cleanup_ctx.append(_readiness_ctx)
     app.on_shutdown.append(_on_shutdown)
+    app.on_shutdown.append(feed.close_streams)  # streams end with a retry: hint as the drain starts
 
     health.add_routes(app)
     metrics.add_routes(app)
@@ -112,5 +115,6 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     auth.add_routes(app)
     posts.add_routes(app)
     social.add_routes(app)
+    feed.add_routes(app)
     web_app.add_routes(app)  # GET / and /app/...: exact paths, never a catch-all over the API
     return app

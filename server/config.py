@@ -77,6 +77,15 @@ class Settings:
     rate_limit_likes_per_min: int = 120
     rate_limit_comments_per_min: int = 20
 
+    # Feed and notifications (server/feed): live notification streams are held per instance, each
+    # without a database connection; a browser opens one with a short-lived single-use ticket.
+    stream_max_per_account: int = 5  # open streams of one account on one instance (429 beyond)
+    stream_max_total: int = 1000  # open streams on one instance (429 beyond)
+    stream_ticket_ttl_s: int = 30  # a ticket must be redeemed this soon; it ends up in URLs and logs
+    stream_heartbeat_s: float = 15.0  # a comment line this often keeps proxies from closing idle streams
+    stream_retry_ms: int = 2000  # the reconnection delay streams are told (and told again on SIGTERM)
+    stream_poll_s: float = 1.0  # catch-up poll for notifications nobody announced (a post's status)
+
     # Mail
     mail_mode: str = "file"  # file | smtp
     mail_from: str = "imagepipe <no-reply@localhost>"
@@ -198,6 +207,9 @@ _POSITIVE = {
     "rate_limit_account_per_min", "s3_max_attempts", "s3_connect_timeout_s", "s3_read_timeout_s",
     # social
     "rate_limit_follows_per_min", "rate_limit_likes_per_min", "rate_limit_comments_per_min",
+    # feed and notifications
+    "stream_max_per_account", "stream_max_total", "stream_ticket_ttl_s", "stream_heartbeat_s",
+    "stream_retry_ms", "stream_poll_s",
 }
 
 
@@ -328,6 +340,7 @@ def validate(settings: Settings) -> list[str]:
         problems.append(f"variants: {exc}")
     if not 1 <= settings.quality_floor <= 100:
         problems.append(f"quality_floor: {settings.quality_floor} is outside 1-100")
+    problems.extend(_stream_problems(settings))
     bad_formats = [f for f in settings.output_formats if f not in _ALLOWED_FORMATS]
     if bad_formats or "jpeg" not in settings.output_formats:
         problems.append(
@@ -357,4 +370,20 @@ def _validate_operations(settings: Settings) -> list[str]:
                 f"cors_origins: {origin!r} is not an origin like https://app.example.com "
                 "(scheme, host and optional port; no path) or *"
             )
+    return problems
+
+
+def _stream_problems(s: Settings) -> list[str]:
+    """Feed and notifications: bounds that keep streams useful and tickets short-lived."""
+    problems: list[str] = []
+    if s.stream_max_per_account > s.stream_max_total:
+        problems.append("stream_max_per_account: must not exceed stream_max_total")
+    if s.stream_ticket_ttl_s > 300:
+        problems.append(f"stream_ticket_ttl_s: {s.stream_ticket_ttl_s} is over 300 (a ticket is for opening a stream now)")
+    if not 1 <= s.stream_heartbeat_s <= 300:
+        problems.append(f"stream_heartbeat_s: {s.stream_heartbeat_s} is outside 1-300 (proxies close idle streams)")
+    if not 100 <= s.stream_retry_ms <= 60_000:
+        problems.append(f"stream_retry_ms: {s.stream_retry_ms} is outside 100-60000")
+    if s.stream_poll_s > 60:
+        problems.append(f"stream_poll_s: {s.stream_poll_s} is over 60")
     return problems

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from ..db import q
+from ..feed import notify
 from ..http import ApiError
 from . import rules
 from .graph import gone_error
@@ -28,6 +29,7 @@ class LikeResult:
     liked: bool
     like_count: int
     changed: bool  # a like was added or removed now (not a repeat)
+    notify: uuid.UUID | None = None  # who to tell after commit (feed.announce)
 
 
 async def _post_for(conn: asyncpg.Connection, post_id: uuid.UUID, actor: uuid.UUID, *,
@@ -39,15 +41,15 @@ async def _post_for(conn: asyncpg.Connection, post_id: uuid.UUID, actor: uuid.UU
 
 
 async def _set_like(conn: asyncpg.Connection, post_id: uuid.UUID, actor: uuid.UUID, like: bool) -> LikeResult:
-    # One statement (social_set_like in 0010_social.sql): a like is the hottest write, and every
-    # round trip counts when the CPU is busy transcoding. Issue 11's like notification must commit
-    # with it: wrap this call and that insert in one conn.transaction() there.
+    # One statement (social_set_like in 0010_social.sql, wrapped with the like's notification by
+    # feed's notify_set_like): a like is the hottest write, and every round trip counts when the
+    # CPU is busy transcoding.
     try:
-        row = await conn.fetchrow(q("social_set_like"), post_id, actor, like)
+        row = await conn.fetchrow(q(notify.SET_LIKE), *notify.set_like_args(post_id, actor, like))
     except asyncpg.ForeignKeyViolationError as exc:
         raise gone_error(exc) from None
     rules.check_post_for_engagement(row["post_found"], row["post_visible"], row["post_public"] or not like)
-    return LikeResult(liked=like, like_count=row["like_count"] or 0, changed=row["changed"])
+    return LikeResult(liked=like, like_count=row["like_count"] or 0, changed=row["changed"], notify=row["notify"])
 
 
 async def like(conn: asyncpg.Connection, post_id: uuid.UUID, actor: uuid.UUID) -> LikeResult:
@@ -62,17 +64,24 @@ async def unlike(conn: asyncpg.Connection, post_id: uuid.UUID, actor: uuid.UUID)
     return await _set_like(conn, post_id, actor, False)
 
 
-async def add_comment(conn: asyncpg.Connection, post_id: uuid.UUID, actor: uuid.UUID, body: str) -> asyncpg.Record:
-    """A new comment (its row joined with the author's name) on a published post ``actor`` can see.
-    One statement checks and writes; issue 11's comment notification must commit with it: wrap
-    this call and that insert in one conn.transaction() there."""
+@dataclass(frozen=True)
+class CommentResult:
+    row: asyncpg.Record  # the comment joined with its author's name
+    notify: uuid.UUID | None  # who to tell after commit (feed.announce)
+
+
+async def add_comment(conn: asyncpg.Connection, post_id: uuid.UUID, actor: uuid.UUID, body: str) -> CommentResult:
+    """A new comment on a published post ``actor`` can see. One statement checks and writes; the
+    post owner's notification commits with it."""
     try:
-        row = await conn.fetchrow(q("social_insert_comment"), uuid.uuid4(), post_id, actor, body)
+        async with conn.transaction():
+            row = await conn.fetchrow(q("social_insert_comment"), uuid.uuid4(), post_id, actor, body)
+            found = row is not None
+            rules.check_post_for_engagement(found, found and row["post_visible"], found and row["post_public"])
+            recipient = await notify.commented(conn, row["id"])
     except asyncpg.ForeignKeyViolationError as exc:
         raise gone_error(exc) from None
-    found = row is not None
-    rules.check_post_for_engagement(found, found and row["post_visible"], found and row["post_public"])
-    return row
+    return CommentResult(row, recipient)
 
 
 async def delete_comment(conn: asyncpg.Connection, comment_id: uuid.UUID, actor: uuid.UUID) -> None:

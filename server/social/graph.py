@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from ..db import q
+from ..feed import notify
 from ..http import ApiError
 from . import rules
 from .rules import Relation
@@ -25,6 +26,7 @@ class FollowResult:
     following: bool
     followers_count: int
     changed: bool  # an edge was made or removed now (not a repeat)
+    notify: uuid.UUID | None = None  # who to tell after commit (feed.announce)
 
 
 def account_gone() -> ApiError:
@@ -74,11 +76,11 @@ async def follow(conn: asyncpg.Connection, actor: uuid.UUID, target: uuid.UUID) 
         async with conn.transaction():
             rules.check_profile_visible(await _locked_relation(conn, actor, target))
             made = await conn.fetchval(q("social_follow"), actor, target) is not None
-            # A "follow" notification (issue 11) is written here when made: it commits with the edge.
+            told = await notify.followed(conn, actor, target) if made else None
             count = await _followers_count(conn, target)
     except asyncpg.ForeignKeyViolationError as exc:
         raise gone_error(exc) from None
-    return FollowResult(following=True, followers_count=count, changed=made)
+    return FollowResult(following=True, followers_count=count, changed=made, notify=told)
 
 
 async def unfollow(conn: asyncpg.Connection, actor: uuid.UUID, target: uuid.UUID) -> FollowResult:
@@ -98,6 +100,7 @@ async def block(conn: asyncpg.Connection, actor: uuid.UUID, target: uuid.UUID) -
             rules.check_can_block(await _locked_relation(conn, actor, target))
             await conn.execute(q("social_block"), actor, target)
             await conn.execute(q("social_unfollow_both"), actor, target)
+            await notify.forget_pair(conn, actor, target)
     except asyncpg.ForeignKeyViolationError as exc:
         raise gone_error(exc) from None
     return True

@@ -18,6 +18,7 @@ from .. import appkeys
 from ..auth import current_user_id, require_verified_user
 from ..auth.context import current_claims
 from ..db import q
+from ..feed import announce
 from ..http import ApiError, read_json
 from ..posts import purge_soon
 from ..posts.validation import parse_limit, parse_uuid
@@ -104,6 +105,7 @@ async def _edge_action(request: web.Request, limit_action: str | None,
 
 async def _follow(request: web.Request, action: Callable[..., Awaitable[graph.FollowResult]]) -> web.Response:
     result = await _edge_action(request, limits.FOLLOW, action)
+    announce(request.app, result.notify)
     return web.json_response({"following": result.following, "followers_count": result.followers_count})
 
 
@@ -162,6 +164,7 @@ async def _like(request: web.Request, action: Callable[..., Awaitable[engagement
     async with _pool(request).acquire() as conn:  # one connection: each release costs a round trip
         await limits.hit(conn, request.app[appkeys.SETTINGS], limits.LIKE, actor)
         result = await action(conn, post_id, actor)
+    announce(request.app, result.notify)
     return web.json_response({"liked": result.liked, "like_count": result.like_count})
 
 
@@ -179,8 +182,9 @@ async def post_comment(request: web.Request) -> web.Response:
     body = parse_comment(await read_json(request))
     async with _pool(request).acquire() as conn:
         await limits.hit(conn, request.app[appkeys.SETTINGS], limits.COMMENT, actor)
-        row = await engagement.add_comment(conn, post_id, actor, body)
-    return web.json_response(comment_json(row), status=201)
+        result = await engagement.add_comment(conn, post_id, actor, body)
+    announce(request.app, result.notify)
+    return web.json_response(comment_json(result.row), status=201)
 
 
 async def delete_comment(request: web.Request) -> web.Response:

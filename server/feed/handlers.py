@@ -1,0 +1,77 @@
+"""HTTP endpoints of the feed and notifications (DESIGN.md "Social"). Thin: parse, identify the
+caller, call the module that owns the work, answer JSON (or an event stream)."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from .. import appkeys
+from ..auth import current_user_id
+from ..http import ApiError, read_json
+from ..posts.cursor import decode_cursor
+from ..posts.validation import parse_limit
+from . import home, inbox, rules, stream, tickets
+
+
+async def get_feed(request: web.Request) -> web.Response:
+    viewer = await current_user_id(request)
+    limit = parse_limit(request.query.get("limit"))
+    raw = request.query.get("cursor")
+    after = decode_cursor(raw) if raw else None
+    async with request.app[appkeys.DB].acquire() as conn:
+        body = await home.page(conn, viewer, limit, after, request.app[appkeys.STORE].public_url)
+    return web.json_response(body)
+
+
+async def get_notifications(request: web.Request) -> web.Response:
+    recipient = await current_user_id(request)
+    limit = parse_limit(request.query.get("limit"))
+    after = rules.list_cursor(request.query.get("cursor"))
+    unread = rules.unread_only(request.query.get("unread_only"))
+    async with request.app[appkeys.DB].acquire() as conn:
+        body = await inbox.page(conn, recipient, limit, after, unread)
+    return web.json_response(body)
+
+
+async def post_read(request: web.Request) -> web.Response:
+    recipient = await current_user_id(request)
+    req = rules.parse_read(await read_json(request))
+    async with request.app[appkeys.DB].acquire() as conn:
+        body = await inbox.mark_read(conn, recipient, req)
+    return web.json_response(body)
+
+
+async def post_stream_ticket(request: web.Request) -> web.Response:
+    user_id = await current_user_id(request)
+    ttl = request.app[appkeys.SETTINGS].stream_ticket_ttl_s
+    ticket = await tickets.issue(request.app[appkeys.DB], user_id, ttl)
+    return web.json_response({"ticket": ticket, "expires_in": ttl}, status=201,
+                             headers={"Cache-Control": "no-store"})
+
+
+async def _stream_user(request: web.Request) -> uuid.UUID:
+    """A Bearer token (apps), else a stream ticket in the query (browsers' EventSource)."""
+    if "Authorization" in request.headers:
+        return await current_user_id(request)
+    ticket = request.query.get("ticket")
+    if ticket is None:
+        raise ApiError(401, "unauthorized", "send a Bearer token, or a ticket from POST "
+                       "/api/v1/notifications/stream-ticket", headers={"WWW-Authenticate": "Bearer"})
+    return await tickets.redeem(request.app[appkeys.DB], ticket)
+
+
+async def get_stream(request: web.Request) -> web.StreamResponse:
+    resume = rules.last_event_id(request.headers.get("Last-Event-ID"))
+    user_id = await _stream_user(request)
+    return await stream.run(request, request.app[appkeys.DB], user_id, resume)
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/v1/feed", get_feed)
+    r.add_get("/api/v1/notifications", get_notifications)
+    r.add_post("/api/v1/notifications/read", post_read)
+    r.add_post("/api/v1/notifications/stream-ticket", post_stream_ticket)
+    r.add_get("/api/v1/notifications/stream", get_stream)
