@@ -72,8 +72,10 @@ async function show() {
     for (const fn of current.cleanups) fn();
   }
   const controller = new AbortController();
-  current = {controller, cleanups: []};
-  const ctx = {signal: controller.signal, onCleanup: (fn) => current.cleanups.push(fn)};
+  const cleanups = [];
+  current = {controller, cleanups};
+  // A view that registers a cleanup after it was left (it awaited something) runs it at once.
+  const ctx = {signal: controller.signal, onCleanup: (fn) => (controller.signal.aborted ? fn() : cleanups.push(fn))};
   clearNotice();
   renderNav();
   main.replaceChildren();

@@ -70,5 +70,13 @@ export function pager(fetchPage, render, {label, empty, listTag = 'div', listCla
     status.textContent = '';
   }
 
-  return {element, loaded, add, stop: () => observer.disconnect()};
+  /** Shows an item that is newer than everything listed (live news) at the top. */
+  function prepend(item) {
+    if (seen.has(key(item))) return;
+    seen.add(key(item));
+    list.prepend(render(item, count++));
+    status.textContent = '';
+  }
+
+  return {element, loaded, add, prepend, stop: () => observer.disconnect()};
 }

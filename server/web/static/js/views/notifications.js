@@ -59,11 +59,10 @@ export function notificationsView(main, params, ctx) {
       markRead.disabled = false;
     }
   });
-  const fresh = h('ol', {class: 'notifications', 'aria-label': 'New notifications'});
   ctx.onCleanup(onLive((n) => {
     if (!n || !n.kind || !n.id) return;
     newest = n;
-    fresh.prepend(item(n));
+    list.prepend(n);
   }));
-  main.append(h('h1', {tabindex: -1}, 'Notifications'), h('p', null, markRead), fresh, list.element);
+  main.append(h('h1', {tabindex: -1}, 'Notifications'), h('p', null, markRead), list.element);
 }
