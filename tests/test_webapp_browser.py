@@ -144,6 +144,15 @@ def test_sign_up_verify_log_in_upload_see_it_like_and_comment(
         const bar = document.getElementById('upload-progress');
         new MutationObserver(() => window.progressSeen.push(bar.value)).observe(bar, {attributes: true});
     """)
+    # Processing is followed live: the stream's post_published news, not the next poll, shows the post.
+    wait(driver).until(lambda d: run_module(d, "live.js", "return m.isLive()") is True)
+    run_module(driver, "live.js", """
+        window.liveSeen = [];
+        m.onLive((n) => window.liveSeen.push({kind: n.kind, post: n.post_id, at: performance.now()}));
+        const stage = document.getElementById('upload-stage');
+        new MutationObserver(() => {
+          if (stage.textContent.startsWith('Published') && !window.publishedAt) window.publishedAt = performance.now();
+        }).observe(stage, {childList: true, characterData: true, subtree: true});""")
     driver.find_element(By.ID, "photo").send_keys(str(corpus_file(PHOTO)))
     fill(driver, {"caption": "First light over the harbour"})
     submit(driver, ".upload-form")
@@ -157,6 +166,11 @@ def test_sign_up_verify_log_in_upload_see_it_like_and_comment(
 
     card = driver.find_element(By.CSS_SELECTOR, ".result article.post")
     post_id = card.get_attribute("data-post-id")
+    news = driver.execute_script("return window.liveSeen")
+    published = [n["at"] for n in news if n["kind"] == "post_published" and n["post"] == post_id]
+    assert published, news
+    # Woken by the news, the page asks once more and shows the post; a poll would come 15 s later.
+    assert driver.execute_script("return window.publishedAt") - published[0] < 5000, news
     image = loaded_image(driver, card)
     post = call(served, "GET", f"/api/v1/posts/{post_id}")
     assert post["status"] == "published" and post["caption"] == "First light over the harbour"
