@@ -178,7 +178,13 @@ def test_sign_up_verify_log_in_upload_see_it_like_and_comment(
     assert image["natural"] > 0
     # The browser picked by width: the 600 px column gets the medium variant, not the 3264 px original.
     assert image["src"] == post["variants"]["medium"]["url"], image
-    assert card.find_element(By.CSS_SELECTOR, "canvas.placeholder").is_displayed()
+    # Under the photo, the placeholder: the post's BlurHash, painted 32 x 32 and stretched.
+    canvas = card.find_element(By.CSS_SELECTOR, "canvas.placeholder")
+    painted = driver.execute_script(
+        "const c = arguments[0]; return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)", canvas)
+    want = blurhash.decode(post["placeholder"], 32, 32).convert("RGBA").tobytes()
+    assert len(painted) == len(want) and max(abs(a - b) for a, b in zip(painted, want)) <= 2
+    assert canvas.is_displayed() and canvas.size["width"] == image["shown"]
     shots.take("published")
 
     driver.get(f"{served.base_url}/#/p/{post_id}")
@@ -243,6 +249,17 @@ def test_follow_scroll_the_feed_and_see_notifications_arrive_live(
     assert call(served, "GET", f"/api/v1/users/{bob}")["followers_count"] == 1
 
     # The feed: one page first, the next when its end comes into view, in the API's order.
+    # Her own profile: edit it; the API and the page agree afterwards.
+    driver.find_element(By.LINK_TEXT, "Profile").click()
+    heading(driver, f"@{ada}")
+    driver.find_element(By.XPATH, "//summary[normalize-space()='Edit profile']").click()
+    fill(driver, {"display_name": "Ada L.", "bio": "Photos of harbours.\nMostly at dawn."})
+    submit(driver, ".edit-profile")
+    heading(driver, "Ada L.")
+    assert "Mostly at dawn." in driver.find_element(By.CSS_SELECTOR, ".bio").text
+    me = call(served, "GET", f"/api/v1/users/{ada}")
+    assert (me["display_name"], me["bio"]) == ("Ada L.", "Photos of harbours.\nMostly at dawn.")
+
     driver.find_element(By.LINK_TEXT, "Home").click()
     heading(driver, "Your feed")
     cards = lambda d: d.find_elements(By.CSS_SELECTOR, ".feed article.post")  # noqa: E731
