@@ -129,7 +129,7 @@ def test_every_command_has_a_helpful_help(capsys: pytest.CaptureFixture[str]) ->
 
 def test_every_bench_mode_has_a_helpful_help(capsys: pytest.CaptureFixture[str]) -> None:
     modes = [p for p in _leaf_paths(bench_parser()) if p]
-    assert modes == [("codec",), ("pipeline",), ("queue",), ("posts",), ("tune",)]
+    assert modes == [("codec",), ("pipeline",), ("queue",), ("posts",), ("social",), ("tune",)]
     top = _help(["bench"], capsys)
     assert "usage: imagepipe bench" in top and "examples:" in top
     for (mode,) in modes:

@@ -21,7 +21,12 @@ from .network import Network, NetworkParams
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("social", help="feeds, notifications and their stream on a seeded network, through HTTP")
+    p = sub.add_parser(
+        "social", help="feeds, notifications and their stream on a seeded network, through HTTP",
+        description="Seed a social network (accounts, follows, posts, likes) with COPY, start two instances on it "
+                    "and measure through HTTP: feed pages, a post reaching its followers' feeds, likes and "
+                    "comments, and notifications delivered to the other instance's stream; --designs also "
+                    "compares the feed designs in SQL.")
     p.add_argument("--accounts", type=int, default=10_000, help="accounts to seed (default 10000)")
     p.add_argument("--posts", type=int, default=1_000_000, help="published posts (default 1000000)")
     p.add_argument("--likes", type=int, default=5_000_000, help="likes (default 5000000)")
