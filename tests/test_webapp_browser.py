@@ -222,8 +222,9 @@ def test_sign_up_verify_log_in_upload_see_it_like_and_comment(
 
 
 def unread_badge(driver: WebDriver) -> int:
-    badges = [b for b in driver.find_elements(By.CSS_SELECTOR, "#nav .badge") if b.is_displayed()]
-    return int(badges[0].text.split()[0]) if badges else 0
+    """The count the navigation shows (0 when no badge is shown), read in one step: it changes live."""
+    return driver.execute_script(
+        "const b = document.querySelector('#nav .badge'); return b && !b.hidden ? parseInt(b.textContent, 10) : 0")
 
 
 def test_follow_scroll_the_feed_and_see_notifications_arrive_live(

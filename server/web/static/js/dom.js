@@ -31,6 +31,12 @@ export function clear(el) {
   return el;
 }
 
+/** Shows the view at `hash`, also when it is the current one (a new session must redraw it). */
+export function navigate(hash) {
+  if (location.hash === hash) window.dispatchEvent(new HashChangeEvent('hashchange'));
+  else location.hash = hash;
+}
+
 /** Says something to screen readers without moving focus. */
 export function announce(text) {
   const region = document.getElementById('announcer');

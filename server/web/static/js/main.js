@@ -2,7 +2,7 @@
 // session's start and end. Each view renders into <main>; leaving it cancels what it started.
 
 import {api, loggedIn, logout, onSessionChange, resume, session} from './api.js';
-import {append, clear, clearNotice, h, notice} from './dom.js';
+import {append, clear, clearNotice, h, navigate, notice} from './dom.js';
 import {features, probe} from './features.js';
 import {connect, onLive, onReconnect} from './live.js';
 import {badge, bumpUnread, setUnread} from './unread.js';
@@ -42,7 +42,7 @@ function renderNav() {
   const out = h('button', {type: 'button', class: 'link-button'}, 'Log out');
   out.addEventListener('click', async () => {
     try { await logout(); } catch (err) { notice(err.message); }
-    location.hash = '#/';
+    navigate('#/');
   });
   append(clear(nav), [
     navLink('#/', 'Home'),
@@ -66,6 +66,8 @@ async function show() {
   const hash = location.hash;
   // An in-page anchor (the skip link) is not a route: the view stays, except on the first load.
   if (hash && !hash.startsWith('#/') && !firstView) return;
+  const first = firstView;
+  firstView = false;
   const path = routePath(hash);
   if (current) {
     current.controller.abort();
@@ -110,14 +112,13 @@ async function show() {
   const heading = main.querySelector('h1');
   if (heading && heading.textContent) document.title = `${heading.textContent} · imagepipe`;
   // After a navigation the focus moves to the new view's heading, as a page load would.
-  if (!firstView && heading) heading.focus();
-  firstView = false;
+  if (!first && heading) heading.focus();
 }
 
 onSessionChange(async (reason) => {
   renderNav();
   if (reason) { // the login ended by itself (revoked, expired): to the login page, saying why
-    location.hash = '#/login';
+    navigate('#/login');
     setTimeout(() => notice(reason)); // after the navigation, which clears messages
   }
   if (!session.user) return;

@@ -1,7 +1,7 @@
 // Sign up, the "check your mail" step, and log in.
 
 import {api, login} from '../api.js';
-import {announce, h} from '../dom.js';
+import {announce, h, navigate} from '../dom.js';
 import {apiForm, field} from '../form.js';
 
 let pendingEmail = ''; // kept in memory only: an address has no business in the URL
@@ -36,7 +36,7 @@ export function signupView(main) {
       onSubmit: async ({email, username, password}) => {
         await api('POST', '/auth/register', {body: {email, username, password}, anonymous: true});
         pendingEmail = email;
-        location.hash = '#/verify';
+        navigate('#/verify');
       },
     }),
     h('p', null, 'Already have an account? ', h('a', {href: '#/login'}, 'Log in')),
@@ -90,7 +90,7 @@ export function loginView(main, params, ctx) {
           if (err.code === 'email_not_verified' && values.login.includes('@')) pendingEmail = values.login;
           throw err;
         }
-        location.hash = ctx.next || '#/';
+        navigate(ctx.next || '#/');
       },
     }),
     h('p', null, 'New here? ', h('a', {href: '#/signup'}, 'Create an account'),

@@ -2,7 +2,7 @@
 
 import {api, loggedIn, session} from '../api.js';
 import {commentsSection} from '../comments.js';
-import {h, notice} from '../dom.js';
+import {h, navigate, notice} from '../dom.js';
 import {features} from '../features.js';
 import {watchPost} from '../live.js';
 import {postCard} from '../postcard.js';
@@ -16,7 +16,7 @@ function render(main, post) {
       remove.disabled = true;
       try {
         await api('DELETE', `/posts/${post.id}`);
-        location.hash = '#/';
+        navigate('#/');
       } catch (err) {
         remove.disabled = false;
         notice(err.message);
