@@ -66,7 +66,8 @@ async def create_account(session: aiohttp.ClientSession, target: Target, name: s
                json={"email": address, "username": name, "password": password})
     if target.outbox is not None:
         token = await wait_for_token(target.outbox, address)
-        await call(session, "POST", f"{base}/api/v1/auth/verify-email", "verify-email", 200, json={"token": token})
+        await call(session, "POST", f"{base}/api/v1/auth/verify-email", "verify-email", 200,
+                   json={"token": token, "username": name, "password": password})
     try:
         body = await call(session, "POST", f"{base}/api/v1/auth/login", "login", 200,
                           json={"login": address, "password": password})

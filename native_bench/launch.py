@@ -47,6 +47,8 @@ def bench_env(workers: int, extra: dict[str, str] | None = None) -> dict[str, st
     env["IMAGEPIPE_RATE_LIMIT_ACCOUNT_PER_MIN"] = "1000000"
     for action in ("FOLLOWS", "LIKES", "COMMENTS"):  # --social measures round trips, not the limits
         env[f"IMAGEPIPE_RATE_LIMIT_{action}_PER_MIN"] = "1000000"
+    env["IMAGEPIPE_UPLOADS_PER_USER_PER_MIN"] = "1000000"  # fair-use limits are not what is measured
+    env["IMAGEPIPE_USER_QUOTA_BYTES"] = str(1 << 50)
     env["IMAGEPIPE_LOG_LEVEL"] = "warning"
     env.update(extra or {})
     return env

@@ -128,6 +128,23 @@ class Settings:
     metrics_host: str = ""  # default: host
     metrics_token: str = _secret("")  # set: /metrics answers only "Authorization: Bearer <token>"
     cors_origins: tuple[str, ...] = ()  # web app origins allowed to call the API; "*" for any
+    # Abuse resistance: accounts
+    unverified_account_ttl_s: int = 2 * 24 * 3600  # an unverified sign-up frees its email and username after this
+    reset_token_ttl_s: int = 3600  # password-reset links
+    account_mails_per_hour: int = 3  # verification/reset/notice mails one address receives per hour, at most
+    password_min_score: int = 3  # zxcvbn score 0-4 a new password needs
+    jwt_leeway_s: int = 30  # clock skew tolerated between instances on iat/nbf/exp
+    login_lockout_window_s: int = 900  # failed-login counters below are per window of this length
+    login_failures_per_address: int = 5  # failures on one account from one address without a device token
+    login_failures_per_device: int = 5  # failures on one account from one device token
+    login_failures_per_account: int = 50  # failures on one account from all untrusted clients together
+    # Abuse resistance: uploads
+    user_quota_bytes: int = 5 * 1024**3  # sources + variants of an account's posts
+    uploads_per_user_per_min: int = 30  # upload/init calls one account may make per minute
+    # Abuse resistance: HTTP
+    http_header_timeout_s: float = 10.0  # request line + headers must arrive within this (also idle keep-alive)
+    http_body_timeout_s: float = 30.0  # a JSON body must arrive within this
+    http_max_connections: int = 512  # open client connections; past it the longest-idle one is dropped
 
     # Where this came from, for messages; not a setting.
     config_file: Path | None = None
@@ -210,6 +227,11 @@ _POSITIVE = {
     # feed and notifications
     "stream_max_per_account", "stream_max_total", "stream_ticket_ttl_s", "stream_heartbeat_s",
     "stream_retry_ms", "stream_poll_s",
+    # Abuse resistance
+    "unverified_account_ttl_s", "reset_token_ttl_s", "account_mails_per_hour", "login_lockout_window_s",
+    "login_failures_per_address", "login_failures_per_device", "login_failures_per_account",
+    "user_quota_bytes", "uploads_per_user_per_min", "http_header_timeout_s", "http_body_timeout_s",
+    "http_max_connections",
 }
 
 
@@ -341,6 +363,7 @@ def validate(settings: Settings) -> list[str]:
     if not 1 <= settings.quality_floor <= 100:
         problems.append(f"quality_floor: {settings.quality_floor} is outside 1-100")
     problems.extend(_stream_problems(settings))
+    problems.extend(_validate_abuse_resistance(settings))
     bad_formats = [f for f in settings.output_formats if f not in _ALLOWED_FORMATS]
     if bad_formats or "jpeg" not in settings.output_formats:
         problems.append(
@@ -386,4 +409,20 @@ def _stream_problems(s: Settings) -> list[str]:
         problems.append(f"stream_retry_ms: {s.stream_retry_ms} is outside 100-60000")
     if s.stream_poll_s > 60:
         problems.append(f"stream_poll_s: {s.stream_poll_s} is over 60")
+    return problems
+
+
+def _validate_abuse_resistance(settings: Settings) -> list[str]:
+    """Ranges of the abuse-resistance settings that "greater than 0" does not cover."""
+    problems: list[str] = []
+    if not 0 <= settings.password_min_score <= 4:
+        problems.append(f"password_min_score: {settings.password_min_score} is outside 0-4 (zxcvbn scores)")
+    if not 0 <= settings.jwt_leeway_s <= 300:
+        problems.append(f"jwt_leeway_s: {settings.jwt_leeway_s} is outside 0-300")
+    if settings.unverified_account_ttl_s < settings.verify_token_ttl_s:
+        problems.append("unverified_account_ttl_s: must be at least verify_token_ttl_s (a link must not outlive its sign-up)")
+    if settings.login_failures_per_account < settings.login_failures_per_address:
+        problems.append("login_failures_per_account: must be at least login_failures_per_address")
+    if settings.http_max_connections < 16:
+        problems.append(f"http_max_connections: {settings.http_max_connections} is below 16")
     return problems

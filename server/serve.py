@@ -14,6 +14,7 @@ from .app import create_app
 from .config import Settings
 from .exit_guard import EXIT_GRACE_S, arm_exit_deadline, leave_when_threads_done
 from .http.access_log import runner_kwargs
+from .http.protocol import limits_from, run_app
 from .startup import EXIT_PORT_BUSY, ListenError, announce_ready, bind_listeners
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,9 @@ def serve(settings: Settings) -> int:
     # run_app turns SIGTERM/SIGINT into a graceful exit: on_shutdown (readiness false), then the
     # cleanup contexts in reverse (pipeline drain, storage, pool, embedded PostgreSQL). It calls
     # print once, after start-up finished and the sockets listen: that is the "ready" line.
-    web.run_app(
+    run_app(  # aiohttp's run_app, with connection limits and quiet parse errors
         app,
+        limits=limits_from(settings),
         sock=listeners.api,
         print=announce_ready(settings, listeners),
         shutdown_timeout=min(settings.drain_timeout_s, 10.0),

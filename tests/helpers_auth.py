@@ -48,7 +48,8 @@ async def create_verified_user(
 
 # -- going through the real API and the file outbox --------------------------------------------
 
-_LINK_TOKEN = re.compile(r"[?&]token=([A-Za-z0-9_\-]+)")
+_LINK_TOKEN = re.compile(r"/account/verify-email\?token=([A-Za-z0-9_\-]+)")
+_RESET_TOKEN = re.compile(r"/account/reset-password\?token=([A-Za-z0-9_\-]+)")
 
 
 def outbox_mails(data_dir: Path) -> list[EmailMessage]:
@@ -58,14 +59,23 @@ def outbox_mails(data_dir: Path) -> list[EmailMessage]:
     return [BytesParser(policy=policy.default).parsebytes(f.read_bytes()) for f in files]
 
 
-def verification_token(data_dir: Path, to: str) -> str:
-    """The token from the newest verification mail sent to ``to``."""
+def _newest_link(data_dir: Path, to: str, pattern: re.Pattern[str]) -> str:
     for mail in reversed(outbox_mails(data_dir)):
         if mail["To"] == to:
-            match = _LINK_TOKEN.search(mail.get_content())
+            match = pattern.search(mail.get_content())
             if match:
                 return match.group(1)
-    raise AssertionError(f"no verification mail for {to} in {data_dir}/outbox")
+    raise AssertionError(f"no mail with such a link for {to} in {data_dir}/outbox")
+
+
+def verification_token(data_dir: Path, to: str) -> str:
+    """The token from the newest verification mail sent to ``to``."""
+    return _newest_link(data_dir, to, _LINK_TOKEN)
+
+
+def reset_token(data_dir: Path, to: str) -> str:
+    """The token from the newest password-reset mail sent to ``to``."""
+    return _newest_link(data_dir, to, _RESET_TOKEN)
 
 
 async def register_and_login(client, data_dir: Path, username: str = "alice", password: str = KNOWN_PASSWORD) -> dict:
@@ -73,7 +83,8 @@ async def register_and_login(client, data_dir: Path, username: str = "alice", pa
     email = f"{username}@example.org"
     resp = await client.post("/api/v1/auth/register", json={"email": email, "username": username, "password": password})
     assert resp.status == 201, await resp.text()
-    resp = await client.post("/api/v1/auth/verify-email", json={"token": verification_token(data_dir, email)})
+    resp = await client.post("/api/v1/auth/verify-email",
+                             json={"token": verification_token(data_dir, email), "username": username, "password": password})
     assert resp.status == 200, await resp.text()
     resp = await client.post("/api/v1/auth/login", json={"login": username, "password": password})
     assert resp.status == 200, await resp.text()

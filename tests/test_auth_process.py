@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -44,10 +45,13 @@ def test_register_verify_login_refresh_reuse_logout(tmp_path: Path) -> None:
         assert (status, body["error"]["code"]) == (403, "email_not_verified")
 
         token = verification_token(data_dir, email)
-        link_base = f"{base}/api/v1/auth/verify-email?token="
+        link_base = f"{base}/account/verify-email?token="
         assert any(link_base in m.get_content() for m in outbox_mails(data_dir))
         with urllib.request.urlopen(f"{link_base}{token}", timeout=30) as resp:  # the link, as a mail client opens it
-            assert resp.status == 200
+            assert resp.status == 200 and b"<form" in resp.read()
+        form = urllib.parse.urlencode({"token": token, "username": "proc_user", "password": password}).encode()
+        with urllib.request.urlopen(urllib.request.Request(f"{base}/account/verify-email", data=form), timeout=30) as resp:
+            assert resp.status == 200 and b"confirmed" in resp.read()  # the page's button
 
         status, first = call(base, "POST", "/api/v1/auth/login", {"login": email.upper(), "password": password})
         assert status == 200 and first["token_type"] == "Bearer"

@@ -41,7 +41,8 @@ def test_account_bucket_ignores_case_and_hides_the_address() -> None:
 
 @pytest.fixture
 def settings(settings):
-    return settings.with_overrides(rate_limit_ip_per_min=5, rate_limit_account_per_min=3)
+    return settings.with_overrides(rate_limit_ip_per_min=5, rate_limit_account_per_min=3, login_failures_per_address=3,
+                                   login_lockout_window_s=60)
 
 
 async def assert_limited(resp) -> None:
@@ -50,7 +51,7 @@ async def assert_limited(resp) -> None:
     assert 1 <= int(resp.headers["Retry-After"]) <= 60
 
 
-async def test_login_is_limited_per_account(client, db_pool) -> None:
+async def test_failed_logins_are_limited_per_account_and_address(client, db_pool) -> None:
     for _ in range(3):
         resp = await client.post("/api/v1/auth/login", json={"login": "victim", "password": "wrong password"})
         assert resp.status == 401

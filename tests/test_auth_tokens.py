@@ -22,16 +22,16 @@ def claims(**overrides) -> dict:
     now = int(time.time())
     base = {
         "sub": str(uuid.uuid4()), "iat": now, "exp": now + 60, "iss": SETTINGS.jwt_issuer,
-        "aud": SETTINGS.jwt_audience, "jti": str(uuid.uuid4()),
+        "aud": SETTINGS.jwt_audience, "jti": str(uuid.uuid4()), "fam": str(uuid.uuid4()),
     }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
 
-def refused(token: str) -> str:
+def refused(token: str, code: str = "invalid_token") -> str:
     with pytest.raises(ApiError) as info:
         decode_access_token(SETTINGS, KEY, token)
-    assert info.value.status == 401 and info.value.code == "invalid_token"
+    assert info.value.status == 401 and info.value.code == code
     assert not token or token not in info.value.message
     return info.value.message
 
@@ -66,7 +66,7 @@ def test_wrong_audience_or_issuer_is_refused(field: str, value: str) -> None:
     refused(jwt.encode(claims(**{field: value}), KEY, algorithm="HS256"))
 
 
-@pytest.mark.parametrize("missing", ["sub", "exp", "iat", "iss", "aud", "jti"])
+@pytest.mark.parametrize("missing", ["sub", "exp", "iat", "iss", "aud", "jti", "fam"])
 def test_every_claim_is_required(missing: str) -> None:
     refused(jwt.encode(claims(**{missing: None}), KEY, algorithm="HS256"))
 
@@ -81,9 +81,32 @@ def test_other_hmac_algorithm_is_refused_because_the_algorithm_is_pinned() -> No
     refused(jwt.encode(claims(), KEY, algorithm="HS512"))
 
 
-def test_expired_token_is_refused_with_a_clear_reason() -> None:
+def test_expired_token_is_refused_as_token_expired_so_the_client_refreshes() -> None:
     now = int(time.time())
-    assert "expired" in refused(jwt.encode(claims(iat=now - 120, exp=now - 60), KEY, algorithm="HS256"))
+    assert "expired" in refused(jwt.encode(claims(iat=now - 120, exp=now - 60), KEY, algorithm="HS256"), "token_expired")
+
+
+@pytest.mark.parametrize("field, offset", [("exp", -25), ("iat", 25), ("nbf", 25)])
+def test_clocks_up_to_30_s_apart_agree(field: str, offset: int) -> None:
+    """An instance whose clock runs behind or ahead of the issuer's by less than the leeway."""
+    now = int(time.time())
+    token = jwt.encode(claims(**{field: now + offset}), KEY, algorithm="HS256")
+    assert decode_access_token(SETTINGS, KEY, token).sub
+
+
+@pytest.mark.parametrize("field, offset, code", [("exp", -40, "token_expired"), ("iat", 40, "invalid_token"),
+                                                 ("nbf", 40, "invalid_token")])
+def test_clocks_further_apart_do_not(field: str, offset: int, code: str) -> None:
+    now = int(time.time())
+    refused(jwt.encode(claims(**{field: now + offset}), KEY, algorithm="HS256"), code)
+
+
+def test_leeway_is_a_setting() -> None:
+    now = int(time.time())
+    token = jwt.encode(claims(exp=now - 25), KEY, algorithm="HS256")
+    with pytest.raises(ApiError) as info:
+        decode_access_token(SETTINGS.with_overrides(jwt_leeway_s=0), KEY, token)
+    assert info.value.code == "token_expired"
 
 
 @pytest.mark.parametrize("field", ["sub", "jti"])

@@ -143,7 +143,8 @@ def register_verified_login(server: ServerProcess) -> str:
                           {"email": email, "username": "frozen", "password": KNOWN_PASSWORD})
     assert status == 201, answer
     token = verification_token(server.data_dir, email)
-    status, answer = http("POST", f"{base}/api/v1/auth/verify-email", {"token": token})
+    status, answer = http("POST", f"{base}/api/v1/auth/verify-email",
+                          {"token": token, "username": "frozen", "password": KNOWN_PASSWORD})
     assert status == 200, answer
     status, answer = http("POST", f"{base}/api/v1/auth/login", {"login": "frozen", "password": KNOWN_PASSWORD})
     assert status == 200 and answer["token_type"] == "Bearer", answer

@@ -71,7 +71,8 @@ def jobs_cli(data_dir: Path, env: dict[str, str], *args: str) -> str:
 
 def test_72_uploads_survive_worker_kill_server_kill_and_drain(tmp_path: Path, photo: bytes) -> None:
     data_dir = tmp_path / "data"
-    env = server_env(IMAGEPIPE_MAX_OPEN_UPLOADS_PER_USER="100")  # 24 uploads are opened before completing
+    env = server_env(IMAGEPIPE_MAX_OPEN_UPLOADS_PER_USER="100",  # 24 uploads are opened before completing
+                     IMAGEPIPE_UPLOADS_PER_USER_PER_MIN="1000")  # ... and 72 started by one account
     timings: dict[str, float] = {}
 
     # 1. A pool worker is SIGKILLed under a job.

@@ -115,5 +115,6 @@ class TestSignUpOverSmtp:
         [raw] = inbox.messages
         content = message_from_bytes(raw, policy=policy.default).get_content()
         token = content.split("token=", 1)[1].split()[0]
-        assert (await client.get("/api/v1/auth/verify-email", params={"token": token})).status == 200
+        assert (await client.post("/api/v1/auth/verify-email",
+                                  json={"token": token, "username": "ivan", "password": body["password"]})).status == 200
         assert not (data_dir / "outbox").exists(), "smtp mode writes no files"

@@ -132,7 +132,8 @@ class HttpApi:
         status, body, _ = self.call("POST", "/api/v1/auth/register", {"email": email, "username": username, "password": password})
         assert status == 201, body
         token = verification_token(data_dir, email)
-        status, body, _ = self.call("POST", "/api/v1/auth/verify-email", {"token": token})
+        status, body, _ = self.call("POST", "/api/v1/auth/verify-email",
+                                    {"token": token, "username": username, "password": password})
         assert status == 200, body
         status, body, _ = self.call("POST", "/api/v1/auth/login", {"login": username, "password": password})
         assert status == 200, body

@@ -38,6 +38,11 @@ class Missing(Exception):
         (ConnectionRefusedError(111, "refused"), DEFER, "db_unavailable"),
         (asyncpg.exceptions.AdminShutdownError("terminating connection"), DEFER, "db_unavailable"),
         (asyncpg.InterfaceError("connection is closed"), DEFER, "db_unavailable"),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation"), DEFER,
+         "db_unavailable"),
+        # A programming error raises InterfaceError too: a bug, never to be waited out as an outage.
+        (asyncpg.InterfaceError("the server expects 1 argument for this query, 2 were passed"), RETRY,
+         "internal_error"),
         (asyncio.TimeoutError(), DEFER, "db_unavailable"),
         (BrokenProcessPool("gone"), DEFER, "pool_broken"),
         (ValueError("a bug"), RETRY, "internal_error"),

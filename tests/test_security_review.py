@@ -45,7 +45,7 @@ async def test_an_oversized_json_body_in_pieces_is_refused(client) -> None:
 class TestLoginLimitPerAccount:
     @pytest.fixture
     def settings(self, settings):
-        return settings.with_overrides(rate_limit_ip_per_min=100, rate_limit_account_per_min=3)
+        return settings.with_overrides(rate_limit_ip_per_min=100, login_failures_per_address=3)
 
     async def test_email_and_username_of_one_account_share_one_budget(self, client, db_pool, settings) -> None:
         """Alternating the two spellings of one account gave a guesser twice the attempts."""

@@ -88,7 +88,8 @@ async def test_deletion_removes_everything_and_keeps_every_counter_right(social:
     again = await social.call("POST", "/api/v1/auth/register",
                               json={"email": email, "username": "doomed_one", "password": "another password 1"})
     assert again[0] == 201, again
-    await social.ok("POST", "/api/v1/auth/verify-email", json={"token": verification_token(data_dir, email)})
+    await social.ok("POST", "/api/v1/auth/verify-email", json={
+        "token": verification_token(data_dir, email), "username": "doomed_one", "password": "another password 1"})
     assert (await _login(social, "doomed_one", "another password 1"))[0] == 200
     fresh = await social.ok("GET", "/api/v1/users/doomed_one")
     assert (fresh["posts_count"], fresh["followers_count"], fresh["following_count"]) == (0, 0, 0)

@@ -104,8 +104,11 @@ async def test_bad_engagement_requests_change_nothing(social: SocialApi) -> None
     ]
     for method, path, who, body, expected in cases:
         assert await social.error(method, path, who, body) == expected, (method, path, body)
-    resp = await social.client.post(post_path(post, "/comments"), data=b"{oops", headers=bob.auth)
+    resp = await social.client.post(post_path(post, "/comments"), data=b"{oops",
+                                    headers={**bob.auth, "Content-Type": "application/json"})
     assert resp.status == 400 and (await resp.json())["error"]["code"] == "invalid_json"
+    resp = await social.client.post(post_path(post, "/comments"), data=b"body=hi", headers=bob.auth)
+    assert resp.status == 415 and (await resp.json())["error"]["code"] == "unsupported_media_type"
     assert await social.counts() == before
 
 

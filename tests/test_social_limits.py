@@ -59,5 +59,5 @@ async def test_a_hit_commits_without_the_flush_and_leaves_the_connection_durable
         assert await conn.fetchval("SHOW synchronous_commit") == "on"
         assert await conn.fetchval("SELECT hits FROM rate_limit_counters WHERE bucket = 'like:acct:test'") == 1
         async with conn.transaction():
-            await conn.execute("INSERT INTO rate_limit_counters VALUES ('x', now(), 1)")
+            await conn.execute("INSERT INTO rate_limit_counters VALUES ('x', now(), 1, now() + interval '1 minute')")
             assert await conn.fetchval("SHOW synchronous_commit") == "on"

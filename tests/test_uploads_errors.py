@@ -49,7 +49,8 @@ async def test_init_needs_a_verified_caller_and_a_json_object(local_api: PostsAp
     _, unverified = await local_api.new_user(verified=False)
     assert await _error(await local_api.init(GOOD, unverified)) == (403, "email_not_verified")
     for raw in (b"{not json", b"[1, 2]", b""):
-        resp = await client.post("/api/v1/posts/upload/init", data=raw, headers=local_api.auth())
+        resp = await client.post("/api/v1/posts/upload/init", data=raw,
+                                 headers={**local_api.auth(), "Content-Type": "application/json"})
         assert await _error(resp) == (400, "invalid_json")
     assert await local_api.counts() == before
 

@@ -31,16 +31,21 @@ class Verdict:
 _DB_TRANSIENT: tuple[type[BaseException], ...] = (
     OSError,  # includes ConnectionError: refused, reset
     asyncio.TimeoutError,
-    asyncpg.InterfaceError,  # connection closed under us
     asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash recovery
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections
 )
+# InterfaceError is also what a programming error raises (a query given the wrong number of
+# arguments): only these mean the connection or pool went away under us.
+_LOST_CONNECTION = ("connection is closed", "connection was closed", "pool is closing", "pool is closed")
 
 
 def is_db_transient(exc: BaseException) -> bool:
     """A database outage rather than a bug: worth waiting out."""
-    return isinstance(exc, _DB_TRANSIENT)
+    if isinstance(exc, _DB_TRANSIENT):
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and any(text in str(exc) for text in _LOST_CONNECTION)
 
 
 def classify(

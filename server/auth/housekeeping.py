@@ -1,4 +1,5 @@
-"""Start-up and background chores for accounts: warm the dummy hash, prune expired rows.
+"""Start-up and background chores for accounts: warm the dummy hash, listen for revocations,
+prune expired rows.
 
 Pruning is idempotent, so every instance may run it; nothing depends on it running on time.
 """
@@ -16,6 +17,7 @@ from .. import appkeys
 from ..db import q
 from . import ratelimit
 from .passwords import dummy_hash
+from .revocation import retention_s, start_listener
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,10 @@ PRUNE_EVERY_S = 300.0
 async def prune_once(app: web.Application) -> None:
     async with app[appkeys.DB].acquire() as conn:
         await ratelimit.prune(conn)
-        for query in ("prune_revoked_access_tokens", "prune_expired_refresh_tokens", "prune_expired_verification_tokens"):
+        settings = app[appkeys.SETTINGS]
+        await conn.execute(q("prune_access_revocations"), retention_s(settings))
+        await conn.execute(q("prune_expired_signups"), settings.unverified_account_ttl_s)
+        for query in ("prune_expired_refresh_tokens", "prune_expired_email_tokens"):
             await conn.execute(q(query))
 
 
@@ -41,10 +46,12 @@ async def _prune_forever(app: web.Application) -> None:
 async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
     # The first unknown-user login would otherwise pay for computing the dummy hash, and be slower.
     await asyncio.to_thread(dummy_hash, app[appkeys.SETTINGS].bcrypt_rounds)
-    task = asyncio.create_task(_prune_forever(app), name="auth-prune")
+    tasks = [asyncio.create_task(_prune_forever(app), name="auth-prune"), start_listener(app)]
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

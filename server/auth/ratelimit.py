@@ -39,8 +39,7 @@ def over_limit(hits: int, limit: int) -> bool:
 
 def account_bucket(action: str, identifier: str) -> str:
     """Bucket for an account; hashed so the counters table holds no email addresses."""
-    digest = hashlib.sha256(identifier.strip().lower().encode("utf-8")).hexdigest()[:32]
-    return f"{action}:acct:{digest}"
+    return f"{action}:acct:{digest(identifier)}"
 
 
 def client_ip(request: web.Request, settings: Settings) -> str:
@@ -53,15 +52,43 @@ def client_ip(request: web.Request, settings: Settings) -> str:
     return request.remote or "unknown"
 
 
-async def hit(conn: asyncpg.Connection, bucket: str, limit: int, *, now: float | None = None) -> None:
+def limited(window: Window, what: str = "attempts") -> ApiError:
+    return ApiError(
+        429, "rate_limited", f"too many {what}; retry in {window.retry_after} s",
+        headers={"Retry-After": str(window.retry_after)},
+    )
+
+
+async def count(conn: asyncpg.Connection, bucket: str, *, window_s: int = WINDOW_S,
+                now: float | None = None) -> tuple[int, Window]:
+    """Count one hit in the current window of ``bucket``; the window's total so far and the window."""
+    window = window_for(time.time() if now is None else now, window_s)
+    hits = await conn.fetchval(q("hit_rate_limit"), bucket, window.start, window_s)
+    return hits, window
+
+
+async def uncount(conn: asyncpg.Connection, bucket: str, window: Window) -> None:
+    """Give back one hit counted by ``count`` in ``window``."""
+    await conn.execute(q("unhit_rate_limit"), bucket, window.start)
+
+
+async def hit(conn: asyncpg.Connection, bucket: str, limit: int, *, window_s: int = WINDOW_S,
+              now: float | None = None) -> None:
     """Count one hit; 429 ``rate_limited`` with ``Retry-After`` once the window's limit is passed."""
-    window = window_for(time.time() if now is None else now)
-    hits = await conn.fetchval(q("hit_rate_limit"), bucket, window.start)
+    hits, window = await count(conn, bucket, window_s=window_s, now=now)
     if over_limit(hits, limit):
-        raise ApiError(
-            429, "rate_limited", f"too many attempts; retry in {window.retry_after} s",
-            headers={"Retry-After": str(window.retry_after)},
-        )
+        raise limited(window)
+
+
+async def allowed(conn: asyncpg.Connection, bucket: str, limit: int, *, window_s: int = WINDOW_S) -> bool:
+    """Count one hit and say whether it is within the limit, for limits enforced silently (mail)."""
+    hits, _ = await count(conn, bucket, window_s=window_s)
+    return not over_limit(hits, limit)
+
+
+def digest(identifier: str) -> str:
+    """Identifiers in bucket names are hashed, so the counters table holds no email addresses."""
+    return hashlib.sha256(identifier.strip().lower().encode("utf-8")).hexdigest()[:32]
 
 
 async def enforce(request: web.Request, settings: Settings, conn: asyncpg.Connection, action: str, account: str) -> None:
@@ -71,5 +98,5 @@ async def enforce(request: web.Request, settings: Settings, conn: asyncpg.Connec
 
 
 async def prune(conn: asyncpg.Connection, *, now: float | None = None) -> None:
-    """Drop windows that can no longer matter (older than the current one)."""
-    await conn.execute(q("prune_rate_limit_counters"), window_for(time.time() if now is None else now).start)
+    """Drop windows that have ended, whatever their length."""
+    await conn.execute(q("prune_rate_limit_counters"), time.time() if now is None else now)

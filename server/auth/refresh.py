@@ -1,5 +1,8 @@
 """Refresh tokens: opaque, rotated on every use, grouped in a family per login.
 
+Revoking a family also revokes every access token issued in it, on every instance at once (a
+trigger records it in ``access_revocations``; see ``revocation``).
+
 Rotation locks the token row, so of two refreshes racing with one token exactly one wins; the
 loser finds the token already rotated, which is indistinguishable from theft, so the whole family
 is revoked (the winner's new token stops working too) and the caller gets ``token_reused``.
@@ -21,21 +24,30 @@ from .opaque import new_token, token_hash
 @dataclass(frozen=True)
 class Rotated:
     user_id: uuid.UUID
+    family_id: uuid.UUID
     refresh_token: str
+
+
+class TokenReused(ApiError):
+    """401 ``token_reused``; carries the revoked family so the caller can settle its revocation."""
+
+    def __init__(self, family_id: uuid.UUID) -> None:
+        super().__init__(401, "token_reused", "refresh token was already used; every session of this login is revoked")
+        self.family_id = family_id
 
 
 def _refused(code: str, message: str) -> ApiError:
     return ApiError(401, code, message)
 
 
-async def start_family(conn: asyncpg.Connection, settings: Settings, user_id: uuid.UUID) -> str:
+async def start_family(conn: asyncpg.Connection, settings: Settings, user_id: uuid.UUID) -> Rotated:
     """A new family (one login) and its first refresh token."""
     family_id = uuid.uuid4()
     token = new_token()
     async with conn.transaction():
         await conn.execute(q("insert_refresh_family"), family_id, user_id)
         await conn.execute(q("insert_refresh_token"), token_hash(token), family_id, user_id, settings.refresh_token_ttl_s)
-    return token
+    return Rotated(user_id=user_id, family_id=family_id, refresh_token=token)
 
 
 async def rotate(conn: asyncpg.Connection, settings: Settings, token: str) -> Rotated:
@@ -51,7 +63,7 @@ async def rotate(conn: asyncpg.Connection, settings: Settings, token: str) -> Ro
         if row["rotated"]:
             # Commit the revocation, then refuse: raising in here would roll it back.
             await conn.execute(q("revoke_refresh_family"), row["family_id"], "reuse")
-            refusal = _refused("token_reused", "refresh token was already used; every session of this login is revoked")
+            refusal = TokenReused(row["family_id"])
         elif row["expired"]:
             raise _refused("token_expired", "refresh token has expired")
         else:
@@ -60,7 +72,7 @@ async def rotate(conn: asyncpg.Connection, settings: Settings, token: str) -> Ro
             await conn.execute(
                 q("insert_refresh_token"), token_hash(new), row["family_id"], row["user_id"], settings.refresh_token_ttl_s
             )
-            return Rotated(user_id=row["user_id"], refresh_token=new)
+            return Rotated(user_id=row["user_id"], family_id=row["family_id"], refresh_token=new)
     assert refusal is not None  # every other branch returned or raised
     raise refusal
 

@@ -16,5 +16,5 @@ from .tokens import AccessClaims
 async def end_all_sessions(conn: asyncpg.Connection, claims: AccessClaims) -> None:
     """Revoke the calling access token and every login (refresh-token family) of its account.
     Run it inside the caller's transaction so the revocation commits with the caller's change."""
-    await conn.execute(q("revoke_access_token"), claims.jti, claims.exp)
+    await conn.execute(q("revoke_access_token"), claims.jti)
     await refresh.revoke(conn, claims.sub, None)

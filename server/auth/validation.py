@@ -34,6 +34,13 @@ class Registration:
 
 
 @dataclass(frozen=True)
+class Verification:
+    token: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
 class Credentials:
     login: str
     password: str
@@ -93,3 +100,12 @@ def parse_token(data: Mapping[str, Any], field: str = "token") -> str:
     if not token or len(token) > 512:
         raise _bad("invalid_token", field, f"{field} is not valid")
     return token
+
+
+def parse_verification(data: Mapping[str, Any]) -> Verification:
+    """The link's token plus the username and password of the sign-up being confirmed."""
+    token = parse_token(data)
+    username, password = require_string(data, "username").strip().lower(), require_string(data, "password")
+    if not username or len(username) > LOGIN_MAX:
+        raise _bad("invalid_username", "username", "username is required")
+    return Verification(token, username, password)

@@ -7,7 +7,6 @@ and answered with a bland 500: no stack trace reaches a client.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Mapping
 
@@ -94,7 +93,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except Exception as exc:
         if is_db_transient(exc):
             # An outage, not a bug: the client may retry, and a traceback per request helps nobody.
-            log.warning("unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+            log.warning("unavailable on %s %s: %s: %s", request.method, request.path, exc.__class__.__name__, exc)
             if _raised_by_the_database_driver(exc):
                 code, message = "database_unavailable", "the database is unavailable; try again shortly"
             else:
@@ -102,29 +101,3 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             return error_response(503, code, message, headers={"Retry-After": str(RETRY_AFTER_S)})
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "internal server error")
-
-
-async def read_json(request: web.Request, *, max_bytes: int = 64 * 1024) -> dict[str, Any]:
-    """The request's JSON object, or a 400/413/415 ApiError that says what is wrong."""
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise ApiError(413, "payload_too_large", f"JSON body is limited to {max_bytes} bytes")
-    # read(n) returns what has arrived so far, not n bytes: loop to EOF, stopping once past the limit.
-    raw = b""
-    while len(raw) <= max_bytes:
-        chunk = await request.content.read(max_bytes + 1 - len(raw))
-        if not chunk:
-            break
-        raw += chunk
-    if len(raw) > max_bytes:
-        raise ApiError(413, "payload_too_large", f"JSON body is limited to {max_bytes} bytes")
-    if not raw:
-        raise ApiError(400, "invalid_json", "request body must be a JSON object")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"malformed JSON: {exc}") from None
-    except RecursionError:  # nesting deeper than the decoder's stack allows
-        raise ApiError(400, "invalid_json", "JSON is nested too deeply") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_json", "request body must be a JSON object")
-    return data

@@ -25,6 +25,7 @@ from ..db import q
 from ..http import ApiError, read_json
 from ..storage import ObjectNotFound, StoreUnavailable
 from ..storage.keys import source_key
+from .quota import check_quota, count_upload
 from .sniff import SNIFF_BYTES, sniff_image_type
 from .validation import CompleteRequest, parse_complete, parse_init
 
@@ -77,6 +78,7 @@ async def init_upload(request: web.Request) -> web.Response:
     # Presigning is local signing work; doing it first means a failure here creates nothing.
     presigned = request.app[appkeys.STORE].presign_put(key, req.content_type, req.file_size, req.file_hash, ttl)
     async with request.app[appkeys.DB].acquire() as conn:
+        await count_upload(conn, settings, user_id)
         await _check_backlog(conn, settings.backlog_high_water)
         async with conn.transaction():
             await conn.execute(q("lock_user_for_upload"), user_id)
@@ -87,6 +89,7 @@ async def init_upload(request: web.Request) -> web.Response:
                     f"{open_uploads} uploads are still open; complete them or wait for them to expire",
                     headers={"Retry-After": str(RETRY_AFTER_S)},
                 )
+            await check_quota(conn, settings, user_id, req.file_size)
             await conn.execute(q("insert_post"), post_id, user_id, req.caption, key, req.content_type,
                                req.file_size, req.file_hash)
             await conn.execute(q("insert_post_metadata"), post_id)

@@ -19,8 +19,11 @@ INSERT INTO post_metadata (post_id) VALUES ($1);
 SELECT 1 FROM users WHERE id = $1 FOR UPDATE
 
 -- name: count_open_uploads
-SELECT count(*) FROM upload_sessions
-WHERE user_id = $1 AND completed_at IS NULL AND expired_at IS NULL AND expires_at > now()
+-- A deleted post's session stays open for the expiry sweep (it removes late bytes) but no longer
+-- takes one of the user's slots.
+SELECT count(*) FROM upload_sessions s
+WHERE s.user_id = $1 AND s.completed_at IS NULL AND s.expired_at IS NULL AND s.expires_at > now()
+  AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = s.post_id AND p.deleted_at IS NOT NULL)
 
 -- name: insert_upload_session
 -- $1 id, $2 post_id, $3 user_id, $4 token_hash, $5 object_key, $6 content_type, $7 file_size,
