@@ -294,6 +294,25 @@ def test_follow_scroll_the_feed_and_see_notifications_arrive_live(
     assert call(served, "GET", "/api/v1/notifications?limit=1", token=ada_token)["unread_count"] == 0
 
 
+def test_a_forgotten_password_is_reset_through_the_mailed_link(
+    served: ServerProcess, driver: WebDriver, shots: webapp_browser.Screenshots
+) -> None:
+    name, new_password = new_name("max"), "a whole new passphrase, 42 times"
+    log_out_in_app(driver, served)
+    follow_mailed_link_aside(driver, mailed_link(served, register(served, name)), name)
+    driver.get(served.base_url + "/#/login")
+    heading(driver, "Log in")
+    driver.find_element(By.LINK_TEXT, "Forgot your password?").click()
+    heading(driver, "Forgot your password?")
+    fill(driver, {"reset-email": f"{name}@example.org"})
+    submit(driver)
+    sent = wait(driver).until(EC.visibility_of_element_located((By.CSS_SELECTOR, "main [role=status]")))
+    assert "on its way" in sent.text and str(served.data_dir / "outbox") in sent.text
+    shots.take("reset-requested")
+    follow_mailed_link(driver, mailed_link(served, f"{name}@example.org", containing="reset"), name, new_password)
+    log_in_in_app(driver, served, name, new_password)
+
+
 # -- the page's own code against references ------------------------------------------------------
 
 

@@ -40,14 +40,19 @@ def refusal(server: ServerProcess, method: str, path: str, body: Any = None) -> 
     raise AssertionError(f"{method} {path} was not refused")
 
 
-def mailed_link(server: ServerProcess, to: str) -> str:
-    """The link in the newest mail to ``to``, whatever page it opens."""
-    for mail in reversed(outbox_mails(server.data_dir)):
-        if mail["To"] == to:
-            links = re.findall(r"https?://\S+token=\S+", mail.get_content())
-            if links:
-                return links[0]
-    raise AssertionError(f"no mail with a link for {to} in {server.data_dir}/outbox")
+def mailed_link(server: ServerProcess, to: str, containing: str = "", timeout: float = 10) -> str:
+    """The link in the newest mail to ``to`` (whose link contains ``containing``), whatever page it
+    opens; mail may go out in the background, so this waits for it a little."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for mail in reversed(outbox_mails(server.data_dir)):
+            if mail["To"] == to:
+                links = [u for u in re.findall(r"https?://\S+token=\S+", mail.get_content()) if containing in u]
+                if links:
+                    return links[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no mail with a link for {to} in {server.data_dir}/outbox")
+        time.sleep(0.1)
 
 
 def register(server: ServerProcess, username: str) -> str:

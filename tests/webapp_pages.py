@@ -55,14 +55,14 @@ def run_module(driver: WebDriver, module: str, body: str) -> Any:
     """)
 
 
-def follow_mailed_link(driver: WebDriver, link: str, username: str) -> str:
+def follow_mailed_link(driver: WebDriver, link: str, username: str, password: str = PASSWORD) -> str:
     """Opens the link as the reader of the mail would; a page with a form gets what it asks for
     (its username and password fields) and is sent. The page's text afterwards."""
     driver.get(link)
     forms = driver.find_elements(By.TAG_NAME, "form")
     if forms:
         form = forms[0]
-        for name, value in (("username", username), ("login", username), ("password", PASSWORD)):
+        for name, value in (("username", username), ("login", username), ("password", password)):
             for field in form.find_elements(By.NAME, name):
                 field.send_keys(value)
         form.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit], button:not([type])").click()
@@ -89,10 +89,10 @@ def sign_up_in_app(driver: WebDriver, server: ServerProcess, username: str) -> N
     heading(driver, "Check your mail")
 
 
-def log_in_in_app(driver: WebDriver, server: ServerProcess, username: str) -> None:
+def log_in_in_app(driver: WebDriver, server: ServerProcess, username: str, password: str = PASSWORD) -> None:
     driver.get(server.base_url + "/#/login")
     heading(driver, "Log in")
-    fill(driver, {"login": username, "password": PASSWORD})
+    fill(driver, {"login": username, "password": password})
     submit(driver)
     wait(driver).until(EC.element_to_be_clickable((By.LINK_TEXT, "Upload")))
 

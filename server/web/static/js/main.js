@@ -6,7 +6,7 @@ import {append, clear, clearNotice, h, navigate, notice} from './dom.js';
 import {features, probe} from './features.js';
 import {connect, onLive, onReconnect} from './live.js';
 import {badge, bumpUnread, setUnread} from './unread.js';
-import {loginView, signupView, verifyView} from './views/auth.js';
+import {loginView, resetView, signupView, verifyView} from './views/auth.js';
 import {composeView} from './views/compose.js';
 import {homeView} from './views/home.js';
 import {notificationsView} from './views/notifications.js';
@@ -18,6 +18,7 @@ const ROUTES = [
   [/^\/login$/, loginView, 'Log in', {guest: true}],
   [/^\/signup$/, signupView, 'Create an account', {guest: true}],
   [/^\/verify$/, verifyView, 'Check your mail'],
+  [/^\/reset$/, resetView, 'Forgot your password?', {guest: true}],
   [/^\/upload$/, composeView, 'Upload a photo', {auth: true}],
   [/^\/p\/(?<id>[^/]+)$/, postView, 'Photo'],
   [/^\/u\/(?<user>[^/]+)$/, profileView, 'Profile'],

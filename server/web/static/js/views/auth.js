@@ -44,16 +44,13 @@ export function signupView(main) {
 }
 
 export function verifyView(main) {
-  const where = outbox();
   const email = field('resend-email', 'Email', {type: 'email', autocomplete: 'email', required: true, value: pendingEmail});
   main.append(
     h('h1', {tabindex: -1}, 'Check your mail'),
     h('p', null, pendingEmail
       ? `We sent a link to ${pendingEmail}. Open it to confirm your address, then log in.`
       : 'Open the link we mailed you to confirm your address, then log in.'),
-    where ? h('p', {class: 'note'},
-      'This server keeps mail in files instead of sending it: open the newest ', h('code', null, '.eml'),
-      ' file in ', h('code', null, where), ' on the server and follow the link in it.') : null,
+    outboxNote(),
     h('p', null, h('a', {href: '#/login', class: 'button primary'}, 'Log in')),
     h('h2', null, 'No mail?'),
     apiForm({
@@ -94,6 +91,37 @@ export function loginView(main, params, ctx) {
       },
     }),
     h('p', null, 'New here? ', h('a', {href: '#/signup'}, 'Create an account'),
+      ' · ', h('a', {href: '#/reset'}, 'Forgot your password?'),
       ' · ', h('a', {href: '#/verify'}, 'Confirmation mail not arrived?')),
+  );
+}
+
+function outboxNote() {
+  const where = outbox();
+  return where ? h('p', {class: 'note'}, 'This server keeps mail in files instead of sending it: open the newest ',
+    h('code', null, '.eml'), ' file in ', h('code', null, where), ' on the server and follow the link in it.') : null;
+}
+
+export function resetView(main) {
+  const sent = h('div', {role: 'status', hidden: true},
+    h('p', null, 'If that address has an account, a link to choose a new password is on its way.'), outboxNote());
+  main.append(
+    h('h1', {tabindex: -1}, 'Forgot your password?'),
+    h('p', null, 'We mail you a link to choose a new one. Setting it logs you out on every device.'),
+    apiForm({
+      label: 'Reset your password',
+      submit: 'Mail me a link',
+      fields: [field('reset-email', 'Email', {type: 'email', autocomplete: 'email', required: true, value: pendingEmail})],
+      onSubmit: async (values) => {
+        try {
+          await api('POST', '/auth/password-reset', {body: {email: values['reset-email']}, anonymous: true});
+        } catch (err) {
+          if (err.missingFeature) throw new Error('This server cannot reset passwords by mail.');
+          throw err;
+        }
+        sent.hidden = false;
+      },
+    }),
+    sent,
   );
 }
