@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -20,7 +21,9 @@ FOCUSABLE = "a[href], button, input, textarea, select, summary, [tabindex]:not([
 
 
 def wait(driver: WebDriver, seconds: float = 15) -> WebDriverWait:
-    return WebDriverWait(driver, seconds)
+    # The app redraws its navigation when a login starts and again when it knows the server's
+    # features: an element found a moment ago may be gone, so a stale one means "look again".
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
 
 
 def heading(driver: WebDriver, text: str) -> WebElement:
@@ -65,8 +68,11 @@ def follow_mailed_link(driver: WebDriver, link: str, username: str, password: st
         for name, value in (("username", username), ("login", username), ("password", password)):
             for field in form.find_elements(By.NAME, name):
                 field.send_keys(value)
+        driver.execute_script("window.beforeSubmit = true")
         form.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit], button:not([type])").click()
-        wait(driver).until(EC.staleness_of(form))
+        # The answer is a new document (it lacks the mark); asking while it loads may fail: ask again.
+        WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script("return document.readyState === 'complete' && !window.beforeSubmit"))
     return driver.find_element(By.TAG_NAME, "body").text
 
 
@@ -98,13 +104,15 @@ def log_in_in_app(driver: WebDriver, server: ServerProcess, username: str, passw
 
 
 def log_out_in_app(driver: WebDriver, server: ServerProcess) -> None:
+    """Logs out through the navigation's button if someone is logged in; then the guest's links show."""
     driver.get(server.base_url + "/")
-    nav = wait(driver).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#nav li")))
-    buttons = driver.find_elements(By.XPATH, "//nav//button[normalize-space()='Log out']")
-    if buttons:
-        buttons[0].click()
-        wait(driver).until(EC.staleness_of(nav))
-    wait(driver).until(EC.element_to_be_clickable((By.LINK_TEXT, "Log in")))
+
+    def logged_out(d: WebDriver) -> bool:
+        for button in d.find_elements(By.XPATH, "//nav//button[normalize-space()='Log out']"):
+            button.click()  # stale if the navigation was redrawn meanwhile: the wait looks again
+        return bool(d.find_elements(By.XPATH, "//nav//a[normalize-space()='Log in']"))
+
+    wait(driver).until(logged_out)
 
 
 def loaded_image(driver: WebDriver, card: WebElement) -> dict[str, Any]:

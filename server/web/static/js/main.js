@@ -29,13 +29,29 @@ const main = document.getElementById('main');
 let current = null; // {controller, cleanups}
 let firstView = true;
 
-function navLink(href, text, extra = null) {
-  const here = location.hash === href || (href === '#/' && !location.hash.startsWith('#/'));
-  return h('li', null, h('a', {href, 'aria-current': here ? 'page' : null}, text, extra));
+function isHere(href) {
+  return location.hash === href || (href === '#/' && !location.hash.startsWith('#/'));
 }
 
+function navLink(href, text, extra = null) {
+  return h('li', null, h('a', {href, 'aria-current': isHere(href) ? 'page' : null}, text, extra));
+}
+
+let navFor = null; // who and what the navigation was drawn for
+
+/** Draws the navigation anew only when its links change: a redraw would take the keyboard focus
+ * away from a link; otherwise only the current page's mark moves. */
 function renderNav() {
   const nav = document.getElementById('nav');
+  const drawnFor = session.user ? `${session.user.id} ${features.notifications !== false}` : 'guest';
+  if (drawnFor === navFor) {
+    for (const a of nav.querySelectorAll('a')) {
+      if (isHere(a.getAttribute('href'))) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    return;
+  }
+  navFor = drawnFor;
   if (!session.user) {
     nav.replaceChildren(navLink('#/login', 'Log in'), navLink('#/signup', 'Sign up'));
     return;
