@@ -9,7 +9,7 @@ STAMP_RUN := $(VENV)/.installed-run-$(DEPS)
 STAMP_TEST := $(VENV)/.installed-test-$(DEPS)
 STAMP_DIST := $(VENV)/.installed-dist-$(DEPS)
 
-.PHONY: run test test-fast fuzz-api dist clean torture fuzz
+.PHONY: run test test-fast fuzz-api dist clean torture fuzz browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +33,11 @@ $(STAMP_DIST): $(BIN)/python setup.cfg pyproject.toml
 run: $(STAMP_RUN)
 	$(BIN)/imagepipe serve
 
-test: $(STAMP_TEST)
+test: $(STAMP_TEST) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Local loop: skips the slow build-the-executable test.
-test-fast: $(STAMP_TEST)
+test-fast: $(STAMP_TEST) browser
 	$(BIN)/python -m pytest --skip-slow $(PYTEST_ARGS)
 
 # schemathesis against a real server for longer than the suite's run (tests/test_openapi_fuzz.py):
@@ -65,6 +65,18 @@ dist: $(STAMP_DIST)
 	flock build/.imagepipe-build.lock sh -c '$(BIN)/pyinstaller --noconfirm --clean --distpath build/staging build.spec && mv -f build/staging/imagepipe dist/imagepipe'
 	./dist/imagepipe version
 	./dist/imagepipe _selftest spawn > /dev/null
+
+# The web app's test drives Debian's Chromium through Debian's ChromeDriver (same build, so their
+# versions always match); a fresh machine (CI's included) has neither. Only the tests need them.
+BROWSER_FILES := /usr/bin/chromium /usr/bin/chromedriver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@for f in $(BROWSER_FILES); do [ -x $$f ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's chromium and chromium-driver for the browser test"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
 
 clean:
 	rm -rf build dist

@@ -27,6 +27,7 @@ from . import social
 from . import feed
 from . import openapi
 from .storage import media_routes, store_ctx
+from . import web as web_app
 from .readiness import Readiness
 from .secrets_store import load_or_create_jwt_key
 
@@ -119,4 +120,5 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     feed.add_routes(app)
     moderation.add_routes(app)
     openapi.add_routes(app)
+    web_app.add_routes(app)  # GET / and /app/...: exact paths, never a catch-all over the API
     return app

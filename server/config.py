@@ -402,22 +402,6 @@ def _moderation_problems(settings: Settings) -> list[str]:
     return problems
 
 
-def _stream_problems(s: Settings) -> list[str]:
-    """Feed and notifications: bounds that keep streams useful and tickets short-lived."""
-    problems: list[str] = []
-    if s.stream_max_per_account > s.stream_max_total:
-        problems.append("stream_max_per_account: must not exceed stream_max_total")
-    if s.stream_ticket_ttl_s > 300:
-        problems.append(f"stream_ticket_ttl_s: {s.stream_ticket_ttl_s} is over 300 (a ticket is for opening a stream now)")
-    if not 1 <= s.stream_heartbeat_s <= 300:
-        problems.append(f"stream_heartbeat_s: {s.stream_heartbeat_s} is outside 1-300 (proxies close idle streams)")
-    if not 100 <= s.stream_retry_ms <= 60_000:
-        problems.append(f"stream_retry_ms: {s.stream_retry_ms} is outside 100-60000")
-    if s.stream_poll_s > 60:
-        problems.append(f"stream_poll_s: {s.stream_poll_s} is over 60")
-    return problems
-
-
 # scheme://host[:port], what a browser sends in Origin: no path, no trailing slash.
 _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$")
 METRICS_TOKEN_MIN = 16
@@ -438,6 +422,22 @@ def _validate_operations(settings: Settings) -> list[str]:
                 f"cors_origins: {origin!r} is not an origin like https://app.example.com "
                 "(scheme, host and optional port; no path) or *"
             )
+    return problems
+
+
+def _stream_problems(s: Settings) -> list[str]:
+    """Feed and notifications: bounds that keep streams useful and tickets short-lived."""
+    problems: list[str] = []
+    if s.stream_max_per_account > s.stream_max_total:
+        problems.append("stream_max_per_account: must not exceed stream_max_total")
+    if s.stream_ticket_ttl_s > 300:
+        problems.append(f"stream_ticket_ttl_s: {s.stream_ticket_ttl_s} is over 300 (a ticket is for opening a stream now)")
+    if not 1 <= s.stream_heartbeat_s <= 300:
+        problems.append(f"stream_heartbeat_s: {s.stream_heartbeat_s} is outside 1-300 (proxies close idle streams)")
+    if not 100 <= s.stream_retry_ms <= 60_000:
+        problems.append(f"stream_retry_ms: {s.stream_retry_ms} is outside 100-60000")
+    if s.stream_poll_s > 60:
+        problems.append(f"stream_poll_s: {s.stream_poll_s} is over 60")
     return problems
 
 

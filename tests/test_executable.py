@@ -230,6 +230,18 @@ def descendants(server: ServerProcess) -> list[psutil.Process]:
     return psutil.Process(server.proc.pid).children(recursive=True)
 
 
+def check_web_app(server: ServerProcess) -> None:
+    """The web app's page and files come out of the bundle, byte for byte."""
+    status, page = http("GET", f"{server.base_url}/")
+    assert status == 200 and b'type="module"' in page, page[:200]
+    base = re.search(rb'src="(/app/[0-9a-f]+/)js/main.js"', page)
+    assert base, page[:400]
+    static = Path(__file__).resolve().parents[1] / "server" / "web" / "static"
+    for name in ("js/main.js", "js/views/compose.js", "app.css"):
+        status, body = http("GET", f"{server.base_url}{base.group(1).decode()}{name}", headers={"Accept-Encoding": "identity"})
+        assert status == 200 and body == (static / name).read_bytes(), name
+
+
 def stop_cleanly(server: ServerProcess, tmp: Path) -> None:
     assert server.terminate() == 0, server.log_text()[-3000:]
     assert postgres_processes(server.data_dir / "pg") == []
@@ -250,6 +262,7 @@ def test_frozen_server_publishes_uploads_and_stops_cleanly(executable: Path, pri
         token = register_verified_login(server)
         post_id = upload(server, token, photo)
         check_variants(wait_published(server, token, post_id))
+        check_web_app(server)
         stop_cleanly(server, private_tmp)
 
     # A second start reuses the data dir and the PostgreSQL copy already there; its pool uses

@@ -70,7 +70,7 @@ def test_every_json_body_operation_documents_the_body_errors() -> None:
 
 # Operations that use no database, file system or other service: nothing of theirs can be unavailable.
 NEEDS_NOTHING = {"healthz", "readyz", "getOpenApi", "getDocsPage", "getDocsAsset", "verifyEmailLink",
-                 "verifyEmailPage", "resetPasswordPage"}
+                 "verifyEmailPage", "resetPasswordPage", "getWebApp", "getWebAppFile"}
 
 
 def test_every_operation_that_needs_a_service_documents_the_outage_answer() -> None:
