@@ -82,9 +82,9 @@ def _aimed_at_held(case: Any, parts: list[str]) -> Any:
 @schemathesis.hook
 def flatmap_case(context: Any, case: Any) -> Any:
     """A quarter of the valid cases that name a post, an account, a comment or a notification name
-    one of bob's or carol's instead, a quarter of those for a held rendition name one of bob's, and
-    a quarter of alice's streams resume from before her first notification (invalid cases stay
-    invalid: putting a real id in would make them valid)."""
+    one of bob's or carol's instead (a held rendition: one of bob's held files), and a quarter of
+    alice's streams resume from before her first notification (invalid cases stay invalid: putting
+    a real id in would make them valid)."""
     if case.meta is not None and case.meta.generation.mode.is_negative:
         return st.just(case)
     if (case.method.upper(), case.path) == HELD:  # a real held file needs all three parts
