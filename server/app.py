@@ -19,6 +19,7 @@ from .config import Settings
 from .db import create_pool, migrate
 from .db.embedded import start_embedded_async
 from .http import error_middleware, request_id_middleware
+from .http.request_id import stamp_prepared
 from .http import cors, hardening, health, metrics
 from .metrics import Metrics
 from . import auth, mail
@@ -109,6 +110,7 @@ def create_app(settings: Settings, *, pool: asyncpg.Pool | None = None, pipeline
     app.on_shutdown.append(feed.close_streams)  # streams end with a retry: hint as the drain starts
 
     hardening.install(app)  # Server header without versions
+    app.on_response_prepare.append(stamp_prepared)  # X-Request-Id on answers handlers stream themselves
     health.add_routes(app)
     metrics.add_routes(app)
     # -- feature routes are added here --

@@ -1,14 +1,17 @@
 """Schema-driven fuzzing of a real ``imagepipe serve`` with schemathesis, from our OpenAPI document.
 
 Verified accounts: the fuzzer acts as alice. bob owns a published post (with his own comment and
-like on it) and a pending upload, follows carol and erin, blocks dave, and has a profile; carol blocks
-alice and owns a published post. The fuzzer is pointed at all of it (``fuzz_hooks.py``). Every
-operation gets ``--examples`` generated cases in each phase (examples, coverage, fuzzing) plus
-stateful sequences along the document's links, under every schemathesis check (no 5xx, status
-codes, content types, headers and bodies as documented, auth enforced, object-level authorization
-between alice and bob) and ours (nothing of bob's private data and nothing of carol's reaches
-alice; alice changes none of bob's posts and deletes none of his comments). Afterwards bob's and
-carol's data is read back as they see it: nothing alice did may have changed it.
+like on it), a post in review (three others reported it: its renditions are held) and a pending
+upload, follows carol and erin, blocks dave, has a profile and an unread notification; carol blocks
+alice and owns a published post. Nobody the fuzzer acts as is an admin. The fuzzer is pointed at
+all of it (``fuzz_hooks.py``). Every operation gets ``--examples`` generated cases in each phase
+(examples, coverage, fuzzing) plus stateful sequences along the document's links, under every
+schemathesis check (no 5xx, status codes, content types, headers and bodies as documented, auth
+enforced, object-level authorization between alice and bob) and ours (nothing of bob's private data
+and nothing of carol's reaches alice; alice changes none of bob's posts, deletes none of his
+comments, reads none of his held renditions, marks none of his notifications read, and gets only
+403 ``admin_required`` from the admin API). Afterwards bob's and carol's data is read back as they
+see it: nothing alice did may have changed it.
 
 The suite runs a short session (``test_openapi_fuzz.py``); ``make fuzz-api`` a longer one:
 ``python tests/fuzz_api.py --examples 1000 [--seed N] [-- extra schemathesis args]``.
@@ -36,6 +39,7 @@ if str(TESTS.parent) not in sys.path:
 
 from helpers_posts import small_jpeg  # noqa: E402
 from serverproc import ServerProcess, free_port, server_env  # noqa: E402
+from server.feed.rules import Position, encode_position  # noqa: E402
 from test_pipeline_hooks import HttpApi  # noqa: E402
 
 PASSWORD = "a long enough password"  # HttpApi.signup's
@@ -51,6 +55,10 @@ SERVER_ENV = {
     "IMAGEPIPE_MAX_OPEN_UPLOADS_PER_USER": "1000000",
     "IMAGEPIPE_LOGIN_FAILURES_PER_ADDRESS": "1000000",
     "IMAGEPIPE_LOGIN_FAILURES_PER_ACCOUNT": "1000000",
+    "IMAGEPIPE_REPORTS_PER_HOUR": "1000000",
+    # alice alone (one report per post, ever) can never hide bob's published post; carol, erin and
+    # frank hide his second one before the run.
+    "IMAGEPIPE_REPORT_HIDE_THRESHOLD": "3",
     "IMAGEPIPE_WORKERS": "1",
 }
 BOB_PROFILE = {"display_name": "Bob B.", "bio": "bob's own words"}
@@ -91,6 +99,13 @@ path = "{auth}"
 user = "alice"
 peers = ["alice", "bob"]
 refresh_interval = 60
+
+# The notification stream stays open: schemathesis reads an event stream until max-stream-events
+# events arrived or the request timeout passed (and checks what arrived), so each stream that opens
+# costs one timeout; its refusals (400, 401, 429) answer at once.
+[[operations]]
+include-operation-id = "streamNotifications"
+request-timeout = 1.0
 """
 
 
@@ -117,14 +132,20 @@ def _login_entry(name: str) -> dict[str, Any]:
     }
 
 
-def _published(api: HttpApi) -> str:
-    post_id = api.complete(api.put_source(small_jpeg()))
+def _published(api: HttpApi, side: int = 300) -> str:
+    post_id = api.complete(api.put_source(small_jpeg(side)))
     deadline = time.monotonic() + 120
     while api.post(post_id)["status"] != "published":
         if time.monotonic() > deadline:
             raise AssertionError(f"the post did not publish: {api.post(post_id)}")
         time.sleep(0.2)
     return post_id
+
+
+def _held_parts(url: str) -> list[str]:
+    """[post_id, claim, file] of a held rendition's URL (``.../posts/{post_id}/held/{claim}/{file}``)."""
+    head, tail = url.split("/held/", 1)
+    return [head.rsplit("/", 1)[1], *tail.split("/")]
 
 
 def _ok(api: HttpApi, method: str, path: str, body: dict | None = None, status: int = 200) -> dict:
@@ -137,10 +158,16 @@ def seed_victims(base_url: str, data_dir: Path) -> dict[str, Any]:
     """bob's and carol's data that alice must neither see (what is private) nor change."""
     bob = HttpApi(base_url).signup(data_dir, username="bob")
     carol = HttpApi(base_url).signup(data_dir, username="carol")
-    for name in ("dave", "erin"):
-        HttpApi(base_url).signup(data_dir, username=name)
+    others = {name: HttpApi(base_url).signup(data_dir, username=name) for name in ("dave", "erin", "frank")}
     ids = {name: _ok(HttpApi(base_url), "GET", f"/api/v1/users/{name}")["id"] for name in ("bob", "carol", "dave", "erin")}
     published = _published(bob)
+    in_review = _published(bob, side=310)
+    for reporter in (carol, others["erin"], others["frank"]):  # report_hide_threshold: held for review
+        _ok(reporter, "POST", f"/api/v1/posts/{in_review}/reports", {"reason": "spam"}, 202)
+    held = _ok(bob, "GET", f"/api/v1/posts/{in_review}")
+    assert held["status"] == "in_review", held
+    _ok(others["frank"], "PUT", "/api/v1/users/bob/follow")  # bob's notification
+    notification = next(n for n in _ok(bob, "GET", "/api/v1/notifications")["items"] if n["kind"] == "follow")
     pending = _ok(bob, "POST", "/api/v1/posts/upload/init",
                   {"filename": "p.jpg", "content_type": "image/jpeg", "file_size": 1000}, 201)
     comment = _ok(bob, "POST", f"/api/v1/posts/{published}/comments", {"body": "bob's own comment"}, 201)
@@ -153,10 +180,17 @@ def seed_victims(base_url: str, data_dir: Path) -> dict[str, Any]:
     _ok(carol, "PUT", "/api/v1/users/alice/block")
     alice = _login(base_url, "alice")
     assert alice is not None
+    _ok(others["erin"], "PUT", "/api/v1/users/alice/follow")  # an event for alice's streams to carry
     own_comment = _ok(alice, "POST", f"/api/v1/posts/{published}/comments", {"body": "alice's, hers to delete"}, 201)
     return {
         "user_id": ids["bob"], "email": "bob@example.org",
-        "post_ids": [published, pending["post_id"]], "private_post_ids": [pending["post_id"]],
+        "post_ids": [published, pending["post_id"], in_review],
+        "private_post_ids": [pending["post_id"], in_review],
+        # (post_id, claim, file) of each held rendition, from the URLs bob's post carries
+        "held": [_held_parts(v["url"]) for v in held["variants"].values()],
+        "notification_id": notification["id"],
+        # An event id before any notification: a stream resumed there carries alice's, as events.
+        "stream_from_start": encode_position(Position(0, 0)),
         "published_post_id": published, "tokens": [pending["upload_token"]], "comment_id": comment["id"],
         "alice_comment_id": own_comment["id"],
         "user_refs": [ids["bob"], "bob"],
@@ -184,7 +218,8 @@ def victim_problems(base_url: str, victim: dict[str, Any]) -> list[str]:
         if status != 200 or not check(body):
             problems.append(f"{what} changed: GET {path} -> {status} {json.dumps(body)[:400]}")
 
-    expected = {published: "published", victim["private_post_ids"][0]: "pending_upload"}
+    expected = {published: "published", victim["private_post_ids"][0]: "pending_upload",
+                victim["private_post_ids"][1]: "in_review"}
     expect("bob's posts", bob, f"/api/v1/users/{victim['user_id']}/posts",
            lambda page: {i["id"]: i["status"] for i in page["items"]} == expected)
     expect("bob's comment", bob, f"/api/v1/posts/{published}/comments?limit=100",
@@ -196,6 +231,10 @@ def victim_problems(base_url: str, victim: dict[str, Any]) -> list[str]:
            lambda page: [u["username"] for u in page["items"]] == ["dave"])
     expect("bob's profile", bob, "/api/v1/users/me",
            lambda p: {k: p[k] for k in BOB_PROFILE} == BOB_PROFILE)
+    expect("bob's unread notification", bob, "/api/v1/notifications?unread_only=true&limit=100",
+           lambda page: victim["notification_id"] in [n["id"] for n in page["items"]])
+    for post_id, claim, file in victim["held"]:
+        expect("bob's held rendition", bob, f"/api/v1/posts/{post_id}/held/{claim}/{file}", lambda _: True)
     expect("carol's block of alice", carol, "/api/v1/users/me/blocks?limit=100",
            lambda page: [u["username"] for u in page["items"]] == ["alice"])
     expect("carol's post", carol, f"/api/v1/posts/{victim['hidden']['post_id']}", lambda p: p["status"] == "published")

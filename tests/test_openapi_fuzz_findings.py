@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers_posts import local_api  # noqa: F401  (fixture)
+from helpers_social import social  # noqa: F401  (fixture)
 from server.app import create_app
 
 
@@ -49,3 +50,18 @@ async def test_nul_in_login_is_invalid_login(client) -> None:
     assert resp.status == 400
     body = await resp.json()
     assert body["error"]["code"] == "invalid_login" and body["error"]["details"]["field"] == "login"
+
+
+async def test_the_notification_stream_carries_its_request_id(social) -> None:
+    """The stream is the one answer its handler sends itself (prepared before it returns), so the
+    request-id middleware set X-Request-Id too late: the 200 went out without the header every
+    answer carries."""
+    alice = await social.account()
+    for sent in ({}, {"X-Request-Id": "client-chosen.1"}):
+        resp = await social.client.get("/api/v1/notifications/stream", headers={**alice.auth, **sent})
+        try:
+            assert resp.status == 200 and resp.content_type == "text/event-stream"
+            got = resp.headers.get("X-Request-Id")
+            assert got and got == sent.get("X-Request-Id", got), dict(resp.headers)
+        finally:
+            resp.close()

@@ -28,3 +28,11 @@ async def request_id_middleware(request: web.Request, handler: Any) -> web.Strea
         raise
     response.headers["X-Request-Id"] = request_id
     return response
+
+
+async def stamp_prepared(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: an answer its handler sends itself (the notification stream) has its
+    headers on the wire before the middleware above sees it; it carries the id all the same."""
+    request_id = request.get(REQUEST_ID)
+    if request_id is not None:
+        response.headers.setdefault("X-Request-Id", request_id)

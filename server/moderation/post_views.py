@@ -15,17 +15,13 @@ from aiohttp import web
 
 from .. import appkeys
 from ..db import q
-from ..http import ApiError
+from ..http import ApiError, rfc3339
 from ..posts.validation import parse_uuid
 from ..storage import InvalidKey, ObjectNotFound, validate_key
 from ..storage.keys import HELD_PREFIX
 from .objects import content_type
 from .roles import Viewer, viewer
 from .rules import REMOVED, sees_moderation
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def url_for(app: web.Application) -> Callable[[str], str]:
@@ -55,14 +51,14 @@ def moderation_json(facts: Mapping[str, Any]) -> dict[str, Any]:
         "model": facts["model"],
         "score": facts["score"],
         "scores": facts["scores"] or {},
-        "assessed_at": _iso(facts["assessed_at"]),
+        "assessed_at": rfc3339(facts["assessed_at"]),
     }
     if facts["error"]:
         body["error"] = facts["error"]
     if facts["held_by"]:
-        body["held_by"], body["held_at"] = facts["held_by"], _iso(facts["held_at"])
+        body["held_by"], body["held_at"] = facts["held_by"], rfc3339(facts["held_at"])
     if facts["decision"]:
-        body["decision"], body["decided_at"] = facts["decision"], _iso(facts["decided_at"])
+        body["decision"], body["decided_at"] = facts["decision"], rfc3339(facts["decided_at"])
     return body
 
 
@@ -84,7 +80,7 @@ async def annotate(
             continue
         body["moderation"] = moderation_json(row)
         if body["status"] == REMOVED:
-            body["removal"] = {"reason": row["reason"] or "", "removed_at": _iso(row["decided_at"])}
+            body["removal"] = {"reason": row["reason"] or "", "removed_at": rfc3339(row["decided_at"])}
 
 
 async def held_rendition(request: web.Request) -> web.Response:

@@ -10,12 +10,9 @@ from typing import Any, Callable
 import asyncpg
 
 from ..db import q
+from ..http import rfc3339
 from ..posts.serialize import post_json
 from .post_views import moderation_json
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _report_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -24,7 +21,7 @@ def _report_json(row: asyncpg.Record) -> dict[str, Any]:
         "reason": row["reason"],
         "note": row["note"],
         "reporter": {"id": str(row["reporter_id"]), "username": row["username"]},
-        "created_at": _iso(row["created_at"]),
+        "created_at": rfc3339(row["created_at"]),
     }
 
 
@@ -56,7 +53,7 @@ async def queue_page(
         items.append({
             "post": post,
             "held_by": row["held_by"],
-            "held_at": _iso(row["held_at"]),
+            "held_at": rfc3339(row["held_at"]),
             "report_count": len(reports.get(row["id"], [])),
             "reports": [_report_json(r) for r in reports.get(row["id"], [])],
         })
@@ -72,7 +69,7 @@ async def reported_comments(conn: asyncpg.Connection, limit: int) -> list[dict[s
             "post_id": str(r["post_id"]),
             "report_count": r["report_count"],
             "reasons": list(r["reasons"]),
-            "first_reported_at": _iso(r["first_reported_at"]),
+            "first_reported_at": rfc3339(r["first_reported_at"]),
         }
         for r in rows
     ]
