@@ -95,3 +95,23 @@ async def test_reports_per_account_are_limited(mod: ModApi) -> None:
     assert await mod.count("reports") == 5
     _, other = await mod.user()  # the limit is per account: another account is not starved
     assert (await report(mod, other, posts[5]["id"], "spam"))[0] == 202
+
+
+async def test_a_comment_across_a_block_cannot_be_reported(mod: ModApi) -> None:
+    """Blocks make each side's comments absent to the other: reporting one is 404, as for a post."""
+    owner, owner_token = await mod.user()
+    post = await mod.publish(owner_token, small_jpeg(300))
+    author, author_token = await mod.user()
+    reporter, reporter_token = await mod.user()
+    status, comment = await mod.call("POST", f"/api/v1/posts/{post['id']}/comments", author_token, {"body": "hi"})
+    assert status == 201
+    for blocker, blocked in ((author_token, reporter), (reporter_token, author)):  # either way round
+        assert (await mod.call("PUT", f"/api/v1/users/{blocked}/block", blocker))[0] == 200
+        status, body = await mod.call("POST", f"/api/v1/comments/{comment['id']}/reports", reporter_token,
+                                      {"reason": "harassment"})
+        assert (status, body["error"]["code"]) == (404, "comment_not_found")
+        assert (await mod.call("DELETE", f"/api/v1/users/{blocked}/block", blocker))[0] == 200
+    assert await mod.count("reports") == 0
+    status, _ = await mod.call("POST", f"/api/v1/comments/{comment['id']}/reports", reporter_token,
+                               {"reason": "harassment"})
+    assert status == 202

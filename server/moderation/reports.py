@@ -72,8 +72,8 @@ async def report_comment(request: web.Request) -> web.Response:
     report = parse_report(await read_json(request))
     settings = request.app[appkeys.SETTINGS]
     async with request.app[appkeys.DB].acquire() as conn, conn.transaction():
-        comment = await conn.fetchrow(q("moderation_comment"), comment_id)
-        if comment is None:
+        comment = await conn.fetchrow(q("moderation_comment"), comment_id, reporter)
+        if comment is None or comment["blocked"]:
             raise ApiError(404, "comment_not_found", "no such comment")
         try:
             await _reportable_post(conn, comment["post_id"], reporter)

@@ -51,8 +51,9 @@ SELECT id, user_id, status::text AS status, post_visible_to(user_id, status, del
 FROM posts WHERE id = $1 AND deleted_at IS NULL FOR UPDATE;
 
 -- name: moderation_comment
--- $1 comment id: the comment and its post (comments belong to server/social).
-SELECT c.id, c.user_id, c.post_id FROM comments c WHERE c.id = $1;
+-- $1 comment id, $2 viewer: the comment and its post (comments belong to server/social), and whether a
+-- block stands between the viewer and its author (then the comment does not exist for the viewer).
+SELECT c.id, c.user_id, c.post_id, users_blocked(c.user_id, $2) AS blocked FROM comments c WHERE c.id = $1;
 
 -- name: moderation_insert_post_report
 -- $1 reporter, $2 post, $3 reason, $4 note. Nothing is inserted for a second report by the same account.
