@@ -4,6 +4,7 @@ test cloned from a migrated template (fast), and an aiohttp test client on the r
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import uuid
@@ -22,8 +23,10 @@ pytest_plugins = ["s3server"]  # moto S3 server fixtures: s3_server, s3_bucket
 
 # The shared corpus sits beside the checkout (/work/shared beside /work/main); a worktree one level
 # deeper (/work/wt/<name>) finds it too, instead of silently skipping every test that needs it.
-CORPUS = next((p / "shared" / "corpus" for p in Path(__file__).resolve().parents[2:4]
-               if (p / "shared" / "corpus").is_dir()), Path(__file__).resolve().parents[2] / "shared" / "corpus")
+# IMAGEPIPE_TEST_CORPUS points elsewhere (a clone in another place, a corpus of your own).
+CORPUS = Path(os.environ["IMAGEPIPE_TEST_CORPUS"]) if os.environ.get("IMAGEPIPE_TEST_CORPUS") else next(
+    (p / "shared" / "corpus" for p in Path(__file__).resolve().parents[2:4] if (p / "shared" / "corpus").is_dir()),
+    Path(__file__).resolve().parents[2] / "shared" / "corpus")
 TEMPLATE_DB = "imagepipe_template"
 
 

@@ -16,7 +16,7 @@ from actors.moderation import (
 )
 from actors.moderation._nudenet import FLAGGED, LABELS, model_input
 from actors.moderation.policy import PUBLISH, REJECT, REVIEW
-from conftest import CORPUS, corpus_file
+from conftest import corpus_file
 from server.config import Settings
 
 PHOTOS = ("camera-with-gps.jpg", "phone-3264x2448.jpg", "phone-landscape-4608x1976.jpg", "phone-4608x1976.heif")
@@ -52,7 +52,7 @@ def test_preprocessing_matches_the_wheels_reference_except_its_channel_swap() ->
     order, scale or padding side moves the mean difference far past the bound."""
     reference_read = pytest.importorskip("nudenet.nudenet")._read_image  # imports cv2: tests only
     for name in ("camera-with-gps.jpg", "phone-landscape-4608x1976.jpg"):
-        full = pyvips.Image.new_from_file(str(CORPUS / name)).autorot()
+        full = pyvips.Image.new_from_file(str(corpus_file(name))).autorot()
         rgb = np.ndarray(buffer=full.write_to_memory(), dtype=np.uint8, shape=(full.height, full.width, 3))
         reference = reference_read(rgb[:, :, ::-1].copy(), 320)[0]  # cv2 callers hand it BGR
         ours = model_input(decoded(name))

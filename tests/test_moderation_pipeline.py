@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import CORPUS, corpus_file
+from conftest import corpus_file
 from helpers_moderation import ModApi, start_mod_api
 from test_pipeline_hooks import make_small_jpeg
 
@@ -37,7 +37,7 @@ async def test_every_corpus_photo_is_scored_by_the_real_model_and_published(star
     owner, token = await mod.user()
     ids = {}
     for name, content_type in PHOTOS.items():
-        ids[name] = await mod.upload(token, (CORPUS / name).read_bytes(), content_type)
+        ids[name] = await mod.upload(token, corpus_file(name).read_bytes(), content_type)
     posts = await mod.settled(token, list(ids.values()), timeout=240)
     for name, post_id in ids.items():
         post = posts[post_id]
