@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import sys
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 
@@ -84,34 +84,30 @@ async def run_migrate(settings: Settings) -> int:
     return 0
 
 
-async def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
-    from .jobs_cli import jobs_command
-
+async def _on_existing_database(settings: Settings, command: Callable[[asyncpg.Pool], Awaitable[int]]) -> int:
+    """Run an operator command on the database that is already there; exit 2, saying where we
+    looked, when there is none (see the module docstring)."""
     try:
         async with database(settings) as pool:
-            return await jobs_command(pool, args)
+            return await command(pool)
     except NoDatabase as exc:
         print(f"imagepipe: {exc}", file=sys.stderr)
         return EXIT_NO_DATABASE
+
+
+async def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    from .jobs_cli import jobs_command
+
+    return await _on_existing_database(settings, lambda pool: jobs_command(pool, args))
 
 
 async def run_moderation(settings: Settings, args: argparse.Namespace) -> int:
     from .moderation.cli import moderation_command
 
-    try:
-        async with database(settings) as pool:
-            return await moderation_command(settings, pool, args)
-    except NoDatabase as exc:
-        print(f"imagepipe: {exc}", file=sys.stderr)
-        return EXIT_NO_DATABASE
+    return await _on_existing_database(settings, lambda pool: moderation_command(settings, pool, args))
 
 
 async def run_users(settings: Settings, args: argparse.Namespace) -> int:
     from .moderation.cli import users_command
 
-    try:
-        async with database(settings) as pool:
-            return await users_command(pool, args)
-    except NoDatabase as exc:
-        print(f"imagepipe: {exc}", file=sys.stderr)
-        return EXIT_NO_DATABASE
+    return await _on_existing_database(settings, lambda pool: users_command(pool, args))
