@@ -194,6 +194,21 @@ async def test_a_stream_ends_when_an_access_token_would_have_expired(
         await reader.next()
 
 
+async def test_a_bearer_stream_ends_soon_after_its_token_is_revoked(live: SocialApi) -> None:
+    """Log out everywhere: the stream opened with that token ends within about a second, with the
+    retry hint, instead of delivering until the token would have expired (15 minutes)."""
+    owner, fan = await live.account(), await live.account()
+    post = await published_long_ago(live.pool, owner.id)
+    reader = await open_stream(live, owner)
+    await live.ok("POST", "/api/v1/auth/logout", owner, status=204)
+    last = await reader.next(timeout=5)
+    assert (last.retry, last.name) == (1500, None)
+    with pytest.raises(EOFError):
+        await reader.next()
+    await live.ok("PUT", f"/api/v1/posts/{post}/like", fan)  # nothing more reaches the old token
+    assert await live.error("GET", STREAM, owner) == (401, "invalid_token")
+
+
 async def test_a_new_stream_resumes_from_last_event_id_in_the_url(live: SocialApi) -> None:
     """A browser whose ticket was spent opens a new EventSource: the id can only go in the URL."""
     owner, fan, other = await live.account(), await live.account(), await live.account()

@@ -3,12 +3,16 @@ caller, call the module that owns the work, answer JSON (or an event stream)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
+from typing import Awaitable, Callable
 
 from aiohttp import web
 
 from .. import appkeys
 from ..auth import current_user_id
+from ..auth.context import current_claims
+from ..auth.revocation import is_revoked
 from ..http import ApiError, read_json
 from ..posts.cursor import decode_cursor
 from ..posts.validation import parse_limit
@@ -51,23 +55,25 @@ async def post_stream_ticket(request: web.Request) -> web.Response:
                              headers={"Cache-Control": "no-store"})
 
 
-async def _stream_user(request: web.Request) -> uuid.UUID:
-    """A Bearer token (apps), else a stream ticket in the query (browsers' EventSource)."""
+async def _stream_user(request: web.Request) -> tuple[uuid.UUID, Callable[[], Awaitable[bool]] | None]:
+    """A Bearer token (apps), else a stream ticket in the query (browsers' EventSource); with a
+    token, also how the stream asks whether that token has been revoked since (from memory)."""
     if "Authorization" in request.headers:
-        return await current_user_id(request)
+        claims = await current_claims(request)
+        return claims.sub, functools.partial(is_revoked, request.app, claims)
     ticket = request.query.get("ticket")
     if ticket is None:
         raise ApiError(401, "unauthorized", "send a Bearer token, or a ticket from POST "
                        "/api/v1/notifications/stream-ticket", headers={"WWW-Authenticate": "Bearer"})
-    return await tickets.redeem(request.app[appkeys.DB], ticket)
+    return await tickets.redeem(request.app[appkeys.DB], ticket), None
 
 
 async def get_stream(request: web.Request) -> web.StreamResponse:
     # EventSource sends the header when it reconnects by itself; a browser app that opens a new
     # one (its ticket was spent) can only put the id in the URL.
     resume = rules.last_event_id(request.headers.get("Last-Event-ID") or request.query.get("last_event_id"))
-    user_id = await _stream_user(request)
-    return await stream.run(request, request.app[appkeys.DB], user_id, resume)
+    user_id, revoked = await _stream_user(request)
+    return await stream.run(request, request.app[appkeys.DB], user_id, resume, revoked)
 
 
 def add_routes(app: web.Application) -> None:

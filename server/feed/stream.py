@@ -22,7 +22,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import asyncpg
 from aiohttp import web
@@ -41,6 +41,7 @@ PAYLOAD_MAX = 7900  # bytes of one NOTIFY payload (PostgreSQL's limit is 8000)
 BATCH = 100  # notifications read per query
 _PROBE_S = 5.0  # an idle LISTEN connection is probed: a dead server does not always close the socket
 _DISCONNECT_CHECK_S = 1.0  # how soon a vanished client frees its stream slot
+_AUTH_CHECK_S = 1.0  # how soon a revoked Bearer token's stream ends
 _SETTLE_FIRST_S, _SETTLE_MAX_S = 0.005, 0.25
 _TICKET_SWEEP_S = 60.0
 
@@ -287,11 +288,14 @@ async def _deliver(conn: asyncpg.Connection, resp: web.StreamResponse, user_id: 
     return pos, settled < len(rows), len(rows) == BATCH and settled == len(rows)
 
 
-async def run(request: web.Request, pool: asyncpg.Pool, user_id: uuid.UUID, resume: Position | None) -> web.StreamResponse:
+async def run(request: web.Request, pool: asyncpg.Pool, user_id: uuid.UUID, resume: Position | None,
+              revoked: Callable[[], Awaitable[bool]] | None = None) -> web.StreamResponse:
     """Hold one stream open until the client leaves, the instance drains, or an access token's
     lifetime has passed (a stream must not outlive a logout or a deleted account for long: the
     client reconnects with a fresh credential and its Last-Event-ID). It reads the database only
-    when woken (an announcement, the poll) or while a row settles, never on a timer."""
+    when woken (an announcement, the poll) or while a row settles, never on a timer. ``revoked``
+    (a Bearer stream's credential check, answered from memory) is asked at most once a second:
+    a logout everywhere or a password reset ends the stream within about a second."""
     hub = request.app[HUB]
     settings = request.app[appkeys.SETTINGS]
     sub = hub.open(user_id)
@@ -309,7 +313,12 @@ async def run(request: web.Request, pool: asyncpg.Pool, user_id: uuid.UUID, resu
         settle = _SETTLE_FIRST_S
         read, settling = True, False
         ends = time.monotonic() + settings.access_token_ttl_s
+        next_auth_check = time.monotonic() + _AUTH_CHECK_S
         while not sub.closing and time.monotonic() < ends:
+            if revoked is not None and time.monotonic() >= next_auth_check:
+                if await revoked():
+                    break
+                next_auth_check = time.monotonic() + _AUTH_CHECK_S
             if read:
                 sub.wake.clear()
                 async with pool.acquire() as conn:
