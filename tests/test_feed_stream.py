@@ -194,12 +194,18 @@ async def test_a_stream_ends_when_an_access_token_would_have_expired(
         await reader.next()
 
 
-async def test_a_bearer_stream_ends_soon_after_its_token_is_revoked(live: SocialApi) -> None:
-    """Log out everywhere: the stream opened with that token ends within about a second, with the
-    retry hint, instead of delivering until the token would have expired (15 minutes)."""
+@pytest.mark.parametrize("credential", ["bearer", "ticket"])
+async def test_a_stream_ends_soon_after_its_token_is_revoked(live: SocialApi, credential: str) -> None:
+    """Log out everywhere: the stream opened with that token, or with a ticket that token asked for,
+    ends within about a second, with the retry hint, instead of delivering until the token would
+    have expired (15 minutes)."""
     owner, fan = await live.account(), await live.account()
     post = await published_long_ago(live.pool, owner.id)
-    reader = await open_stream(live, owner)
+    if credential == "bearer":
+        reader = await open_stream(live, owner)
+    else:
+        ticket = (await live.ok("POST", "/api/v1/notifications/stream-ticket", owner, status=201))["ticket"]
+        reader = await open_stream(live, None, query=f"?ticket={ticket}")
     await live.ok("POST", "/api/v1/auth/logout", owner, status=204)
     last = await reader.next(timeout=5)
     assert (last.retry, last.name) == (1500, None)

@@ -13,6 +13,7 @@ from .. import appkeys
 from ..auth import current_user_id
 from ..auth.context import current_claims
 from ..auth.revocation import is_revoked
+from ..auth.tokens import AccessClaims
 from ..http import ApiError, read_json
 from ..posts.cursor import decode_cursor
 from ..posts.validation import parse_limit
@@ -48,24 +49,26 @@ async def post_read(request: web.Request) -> web.Response:
 
 
 async def post_stream_ticket(request: web.Request) -> web.Response:
-    user_id = await current_user_id(request)
+    claims = await current_claims(request)
     ttl = request.app[appkeys.SETTINGS].stream_ticket_ttl_s
-    ticket = await tickets.issue(request.app[appkeys.DB], user_id, ttl)
+    ticket = await tickets.issue(request.app[appkeys.DB], claims, ttl)
     return web.json_response({"ticket": ticket, "expires_in": ttl}, status=201,
                              headers={"Cache-Control": "no-store"})
 
 
 async def _stream_user(request: web.Request) -> tuple[uuid.UUID, Callable[[], Awaitable[bool]] | None]:
-    """A Bearer token (apps), else a stream ticket in the query (browsers' EventSource); with a
-    token, also how the stream asks whether that token has been revoked since (from memory)."""
+    """A Bearer token (apps), else a stream ticket in the query (browsers' EventSource); and how
+    the stream asks whether the token behind either has been revoked since (from memory)."""
     if "Authorization" in request.headers:
-        claims = await current_claims(request)
-        return claims.sub, functools.partial(is_revoked, request.app, claims)
-    ticket = request.query.get("ticket")
-    if ticket is None:
-        raise ApiError(401, "unauthorized", "send a Bearer token, or a ticket from POST "
-                       "/api/v1/notifications/stream-ticket", headers={"WWW-Authenticate": "Bearer"})
-    return await tickets.redeem(request.app[appkeys.DB], ticket), None
+        bearer = await current_claims(request)
+        user_id, claims = bearer.sub, bearer
+    else:
+        ticket = request.query.get("ticket")
+        if ticket is None:
+            raise ApiError(401, "unauthorized", "send a Bearer token, or a ticket from POST "
+                           "/api/v1/notifications/stream-ticket", headers={"WWW-Authenticate": "Bearer"})
+        user_id, claims = await tickets.redeem(request.app[appkeys.DB], ticket)
+    return user_id, (functools.partial(is_revoked, request.app, claims) if claims is not None else None)
 
 
 async def get_stream(request: web.Request) -> web.StreamResponse:

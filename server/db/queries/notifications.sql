@@ -131,17 +131,18 @@ SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
 SELECT pg_notify('imagepipe_notifications', $1);
 
 -- name: stream_ticket_issue
--- $1 SHA-256 of the ticket, $2 user, $3 lifetime (s), $4 most live tickets an account may hold.
+-- $1 SHA-256 of the ticket, $2 user, $3 lifetime (s), $4 most live tickets an account may hold;
+-- $5 jti, $6 login family and $7 expiry of the access token that asked for it.
 -- No row back when the account already holds that many.
-INSERT INTO notification_stream_tickets (token_hash, user_id, expires_at)
-SELECT $1, $2, now() + make_interval(secs => $3)
+INSERT INTO notification_stream_tickets (token_hash, user_id, expires_at, access_jti, access_family, access_exp)
+SELECT $1, $2, now() + make_interval(secs => $3), $5, $6, $7
 WHERE (SELECT count(*) FROM notification_stream_tickets WHERE user_id = $2 AND expires_at > now()) < $4
 RETURNING expires_at;
 
 -- name: stream_ticket_redeem
 -- Single use: the row goes whether or not it was still valid.
 DELETE FROM notification_stream_tickets WHERE token_hash = $1
-RETURNING user_id, expires_at > now() AS live;
+RETURNING user_id, expires_at > now() AS live, access_jti, access_family, access_exp;
 
 -- name: stream_tickets_sweep
 DELETE FROM notification_stream_tickets
