@@ -156,12 +156,13 @@ def _responses_match_openapi() -> Iterator[None]:
         pytest.fail("responses that break the OpenAPI document:\n" + "\n".join(drift), pytrace=False)
 
 
-def _registering(factory):  # type: ignore[no-untyped-def]
+def _registering(factory, started: list[str]):  # type: ignore[no-untyped-def]
     """A pytest-aiohttp factory whose servers' origins are registered for the OpenAPI checks."""
 
     async def start(*args, **kwargs):  # type: ignore[no-untyped-def]
         made = await factory(*args, **kwargs)
-        openapi_check.register_origin(str(made.make_url("/")))
+        started.append(str(made.make_url("/")))
+        openapi_check.register_origin(started[-1])
         return made
 
     return start
@@ -169,12 +170,18 @@ def _registering(factory):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def aiohttp_server(aiohttp_server):  # type: ignore[no-untyped-def]
-    return _registering(aiohttp_server)
+    started: list[str] = []
+    yield _registering(aiohttp_server, started)
+    for url in started:  # closed with the test: a later test's server may get the same port
+        openapi_check.forget_origin(url)
 
 
 @pytest.fixture
 def aiohttp_client(aiohttp_client):  # type: ignore[no-untyped-def]
-    return _registering(aiohttp_client)
+    started: list[str] = []
+    yield _registering(aiohttp_client, started)
+    for url in started:
+        openapi_check.forget_origin(url)
 
 
 @pytest.fixture

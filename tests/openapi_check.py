@@ -117,6 +117,12 @@ def register_origin(base_url: str) -> None:
         RECORD.origins.add(origin_of(base_url))
 
 
+def forget_origin(base_url: str) -> None:
+    """That server has stopped: its port may be reused by another server, which is not ours."""
+    with RECORD.lock:
+        RECORD.origins.discard(origin_of(base_url))
+
+
 def problems(method: str, url: str, status: int, headers: Mapping[str, str] | Iterable[tuple[str, str]],
              body: bytes) -> list[str]:
     """What is wrong with this answer according to the document; [] when it conforms or when the

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 
 from native_bench.cpuprobe import kill_server
-from openapi_check import register_origin
+from openapi_check import forget_origin, register_origin
 from server.db.embedded import postgres_processes  # noqa: F401  (tests import it from here)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,13 +83,16 @@ class ServerProcess:
         """SIGTERM and wait: the exit code."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        code = self.proc.wait(timeout)
+        forget_origin(self.base_url)  # a later, foreign server may get this port; start() registers again
+        return code
 
     def kill_all(self) -> None:
         """SIGKILL the server's whole process tree and the embedded PostgreSQL: a power cut."""
         assert self.proc is not None
         kill_server(self.proc.pid, self.data_dir / "pg")
         self.proc.wait(10)
+        forget_origin(self.base_url)
 
     def __enter__(self) -> "ServerProcess":
         return self
@@ -101,6 +104,7 @@ class ServerProcess:
                 self.proc.wait(60)
             except subprocess.TimeoutExpired:
                 self.kill_all()
+        forget_origin(self.base_url)
 
 
 def server_env(**extra: str) -> dict[str, str]:

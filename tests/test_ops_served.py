@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import corpus_file
-from openapi_check import register_origin
+from openapi_check import forget_origin, register_origin
 from native_bench.promtext import gauge, queue_depth
 from serverproc import ServerProcess, free_port, server_env
 from test_pipeline_hooks import HttpApi, make_small_jpeg, wait_for
@@ -37,6 +37,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace
         api = HttpApi(server.base_url).signup(server.data_dir, username="opsuser")
         yield SimpleNamespace(server=server, api=api, metrics_url=f"http://127.0.0.1:{metrics_port}/metrics")
     finally:
+        forget_origin(f"http://127.0.0.1:{metrics_port}")
         assert server.terminate() == 0, server.log_text()
 
 
