@@ -134,6 +134,12 @@ class Faults:
         """Pause a server holding jobs past its lease and the reaper's next look, so its jobs are
         claimed again by the other; then let it run on as a zombie whose every write is stale."""
         held = await self._held(server, 10.0)
+        sibling = self.servers[1 - self.servers.index(server)]
+        if not held and sibling.alive and not sibling.stopped:
+            # An idle target would make a pause that fences nothing: pause the one at work instead.
+            sibling_held = await self._held(sibling, 10.0)
+            if sibling_held:
+                server, held = sibling, sibling_held
         server.signal_group(signal.SIGSTOP)
         server.stopped = True
         at = time.monotonic()
